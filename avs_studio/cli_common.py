@@ -1,0 +1,50 @@
+"""Pieces every ``avs-studio`` subcommand shares: progress bars, exit codes, argument types."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+
+from .core.jobs import Progress
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+@contextlib.contextmanager
+def progress_bar(desc: str, unit: str = "it", *, quiet: bool = False) -> Iterator[Progress]:
+    """A tqdm bar (to stderr) driven by the core's ``progress(done, total, message)`` calls."""
+    if quiet:
+        yield lambda done, total, message="": None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=False)
+
+    def update(done: int, total: int | None, message: str = "") -> None:
+        if total is not None and bar.total != total:
+            bar.total = total
+        bar.n = done
+        if message:
+            bar.set_postfix_str(message[-30:], refresh=False)
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` -> (width, height), for argparse."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    if w < 16 or h < 16 or w > 4096 or h > 4096:
+        raise argparse.ArgumentTypeError("size must be between 16 and 4096 pixels per side")
+    return w, h
+
+

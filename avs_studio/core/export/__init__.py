@@ -1,0 +1,67 @@
+"""Exporters and importers: COCO (RLE / polygons), plain PNG masks, AVSBench layouts.
+
+:func:`load_masks` reads any supported source into a :class:`MaskSet`; the writers take
+a MaskSet. ``avs-studio export`` and ``import`` are thin faces on these.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..datasets import detect_setting, open_dataset
+from ..datasets.common import Dataset
+from ..errors import FormatError
+from ..setting import Setting
+from .avsbench import LayoutSummary, write_avsbench
+from .coco import CocoSummary, read_coco, to_coco, write_coco
+from .maskset import FrameMask, MaskSet, from_dataset
+from .png import read_png_masks, write_png_masks
+
+__all__ = [
+    "CocoSummary",
+    "FrameMask",
+    "LayoutSummary",
+    "MaskSet",
+    "from_dataset",
+    "load_masks",
+    "read_coco",
+    "read_png_masks",
+    "to_coco",
+    "write_avsbench",
+    "write_coco",
+    "write_png_masks",
+]
+
+TARGETS = ("coco", "png", "avsbench-s4", "avsbench-ms3", "avsbench-avss")
+
+
+def load_masks(
+    src: str | os.PathLike[str],
+    setting: Setting | str | None = None,
+    *,
+    split: str | None = None,
+    native_size: bool = True,
+) -> tuple[MaskSet, Dataset | None]:
+    """Read masks from a COCO JSON, a PNG mask folder or an AVSBench dataset.
+
+    Returns the MaskSet and, when ``src`` is a dataset, the dataset itself (exporters
+    use it to carry frames and audio along). AVSS masks keep their native size unless
+    ``native_size`` is False (then 224 x 224, the evaluation size).
+    """
+    path = Path(src)
+    if not path.exists():
+        raise FormatError(f"{path}: no such file or folder")
+    if path.is_file():
+        if path.suffix.lower() == ".json":
+            ms = read_coco(path, setting)
+            return ms.filter(split=split), None
+        raise FormatError(f"{path}: expected a COCO .json file or a folder")
+    if (path / "masks.json").is_file():
+        return read_png_masks(path, setting).filter(split=split), None
+    if detect_setting(path):
+        ds = open_dataset(path, setting)
+        ms = from_dataset(ds, split=split, size=None if native_size else (224, 224))
+        ms.info["mask_resolution"] = "native" if native_size else "224x224"
+        return ms, ds
+    return read_png_masks(path, setting).filter(split=split), None

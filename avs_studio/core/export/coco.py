@@ -1,0 +1,266 @@
+"""COCO instances JSON: export and import, following metrics.md §8 to the letter.
+
+One image per frame with ground truth (empty frames included), one annotation per
+object per frame (binary: all foreground; AVSS: one per class present, never split into
+components), compressed RLE with ``counts`` as str by default, polygons on request with
+``area``/``bbox`` always from the RLE, ``iscrowd`` 0, background never a category.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import FormatError, MaskError
+from ..fsutil import atomic_write_text
+from ..jobs import CancelToken, Progress, no_progress
+from ..masks import HOLES_LOSE, HOLES_RLE, contour_polygons, decode_rle, polygons_to_mask
+from ..palette import CLASS_NAMES, NUM_CLASSES
+from ..setting import Setting
+from .maskset import FrameMask, MaskSet
+
+BINARY_CATEGORY = {"id": 1, "name": "sounding_object"}
+
+
+def categories(setting: Setting) -> list[dict[str, Any]]:
+    """The COCO categories of a setting (background is never one)."""
+    if setting.is_binary:
+        return [dict(BINARY_CATEGORY)]
+    return [{"id": i, "name": CLASS_NAMES[i]} for i in range(1, NUM_CLASSES)]
+
+
+def _encode_many(masks: np.ndarray) -> list[dict]:
+    """Compressed RLEs of a stack ``[N, H, W]`` of binary masks (pycocotools, one call)."""
+    from pycocotools import mask as coco_mask
+
+    if len(masks) == 0:
+        return []
+    rles = coco_mask.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
+    return rles
+
+
+def frame_objects(setting: Setting, mask: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """Category ids and binary masks ``[N, H, W]`` of the objects in one frame's mask."""
+    mask = np.asarray(mask)
+    if setting.is_binary:
+        if not mask.any():
+            return [], np.zeros((0, *mask.shape), dtype=np.uint8)
+        return [1], (mask != 0).view(np.uint8)[None]
+    present = np.flatnonzero(np.bincount(mask.ravel(), minlength=1)[1:]) + 1
+    if not len(present):
+        return [], np.zeros((0, *mask.shape), dtype=np.uint8)
+    stack = mask[None, :, :] == present.astype(mask.dtype)[:, None, None]
+    return [int(c) for c in present], stack.view(np.uint8)
+
+
+@dataclass
+class CocoSummary:
+    """Counts of what an export wrote."""
+
+    images: int = 0
+    annotations: int = 0
+    polygons: int = 0
+    rle_fallbacks: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def to_coco(
+    masks: MaskSet,
+    *,
+    polygons: bool = False,
+    holes: str = HOLES_LOSE,
+    results: bool = False,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+    summary: CocoSummary | None = None,
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """Build the COCO instances dict (or, with ``results``, the results list) of a MaskSet."""
+    from pycocotools import mask as coco_mask
+
+    summary = summary if summary is not None else CocoSummary()
+    if holes not in (HOLES_LOSE, HOLES_RLE):
+        raise ValueError(f"holes must be {HOLES_LOSE!r} or {HOLES_RLE!r}")
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
+    total = len(masks)
+    progress(0, total, "")
+    for image_id, fm in enumerate(masks.frames, start=1):
+        if cancel is not None and image_id % 64 == 0:
+            cancel.raise_if_cancelled()
+        m = fm.mask
+        h, w = m.shape[:2]
+        image = {"id": image_id, "file_name": fm.file_name, "width": int(w), "height": int(h),
+                 "video": fm.clip_id, "frame_index": fm.frame}  # fmt: skip
+        if fm.split:
+            image["split"] = fm.split
+        if fm.category and masks.setting is Setting.S4:
+            image["avs_category"] = fm.category
+        if fm.subset:
+            image["subset"] = fm.subset
+        images.append(image)
+        cats, stack = frame_objects(masks.setting, m)
+        for cat, rle, obj in zip(cats, _encode_many(stack), stack):
+            area = int(coco_mask.area(rle))
+            bbox = [float(v) for v in coco_mask.toBbox(rle)]
+            seg: Any = {"size": [int(h), int(w)], "counts": rle["counts"].decode("ascii")}
+            if polygons:
+                poly = contour_polygons(obj, holes)
+                if poly is None:
+                    summary.rle_fallbacks += 1
+                else:
+                    seg = poly
+                    summary.polygons += 1
+            ann = {"image_id": image_id, "category_id": cat, "segmentation": seg}
+            if results:
+                ann["score"] = 1.0
+            else:
+                ann.update({"id": len(anns) + 1, "area": area, "bbox": bbox, "iscrowd": 0})
+            anns.append(ann)
+        fm.release()
+        progress(image_id, total, fm.clip_id)
+    summary.images, summary.annotations = len(images), len(anns)
+    if results:
+        return anns
+    info = {
+        "description": f"AVSBench {masks.setting.value.upper()} masks exported by AVS Studio",
+        "setting": masks.setting.value,
+        "segmentation": "polygon" if polygons else "rle",
+        "mask_resolution": masks.info.get("mask_resolution", "as stored"),
+    }
+    if polygons:
+        info["polygon_holes"] = holes
+    return {"info": info, "images": images, "annotations": anns, "categories": categories(masks.setting)}
+
+
+def write_coco(path: str | os.PathLike[str], masks: MaskSet, **kw) -> CocoSummary:
+    """Write a MaskSet as a COCO instances JSON file (atomically); return what was written."""
+    summary = CocoSummary()
+    data = to_coco(masks, summary=summary, **kw)
+    atomic_write_text(path, json.dumps(data, separators=(",", ":")))
+    return summary
+
+
+# --------------------------------------------------------------------------- import
+
+
+def _fail(path: Path, msg: str) -> FormatError:
+    return FormatError(f"{path}: {msg}")
+
+
+def read_coco(path: str | os.PathLike[str], setting: Setting | str | None = None) -> MaskSet:
+    """Read a COCO instances JSON back into a MaskSet (masks rebuilt per image).
+
+    The setting comes from ``info.setting`` (written by AVS Studio), the ``setting``
+    argument, or the categories (70 -> AVSS). Images are mapped to clips by the extra
+    ``video``/``frame_index`` keys, else by parsing the official ``file_name``.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _fail(path, "file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _fail(path, f"not valid JSON ({exc})") from None
+    if isinstance(data, list):
+        raise _fail(path, "this is a COCO results list; it needs the instances file for its images")
+    if not isinstance(data, dict) or not all(k in data for k in ("images", "annotations", "categories")):
+        raise _fail(path, "not a COCO instances file (needs 'images', 'annotations' and 'categories')")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data[key], list):
+            raise _fail(path, f"'{key}' must be a list")
+    info = data.get("info") if isinstance(data.get("info"), dict) else {}
+    resolved = _resolve_setting(path, setting, info, data["categories"])
+    cat_ids = {c.get("id") for c in data["categories"] if isinstance(c, dict)}
+    if resolved.is_binary and cat_ids != {1}:
+        raise _fail(path, f"binary settings use one category with id 1, found ids {sorted(cat_ids)[:5]}")
+    by_image: dict[int, list[dict]] = {}
+    for ann in data["annotations"]:
+        if not isinstance(ann, dict) or "image_id" not in ann or "segmentation" not in ann:
+            raise _fail(path, f"malformed annotation {str(ann)[:80]}")
+        if ann.get("category_id") not in cat_ids:
+            raise _fail(path, f"annotation {ann.get('id')} has unknown category {ann.get('category_id')}")
+        by_image.setdefault(ann["image_id"], []).append(ann)
+    known_ids = set()
+    out = MaskSet(resolved, info={"source": str(path), **info})
+    for img in data["images"]:
+        fm = _frame_from_image(path, img, resolved)
+        known_ids.add(img["id"])
+        mask = _rasterise(path, img, by_image.get(img["id"], []), resolved)
+        fm._mask = mask
+        out.frames.append(fm)
+    orphans = set(by_image) - known_ids
+    if orphans:
+        raise _fail(path, f"annotations refer to missing image id(s) {sorted(orphans)[:5]}")
+    return out
+
+
+def _resolve_setting(path: Path, setting, info: dict, cats: list) -> Setting:
+    if setting is not None:
+        resolved = Setting.parse(setting)
+    elif "setting" in info:
+        try:
+            resolved = Setting.parse(info["setting"])
+        except ValueError as exc:
+            raise _fail(path, str(exc)) from None
+    elif len(cats) == NUM_CLASSES - 1:
+        resolved = Setting.AVSS
+    else:
+        raise _fail(path, "cannot tell S4 from MS3 from a one-category file: pass --setting")
+    if resolved is Setting.AVSS:
+        ids = {c.get("id") for c in cats if isinstance(c, dict)}
+        if not ids <= set(range(1, NUM_CLASSES)):
+            raise _fail(path, "AVSS category ids must lie in 1..70 (the palette positions)")
+    return resolved
+
+
+def _frame_from_image(path: Path, img: Any, setting: Setting) -> FrameMask:
+    if not isinstance(img, dict):
+        raise _fail(path, f"malformed image entry {str(img)[:80]}")
+    for key in ("id", "width", "height", "file_name"):
+        if key not in img:
+            raise _fail(path, f"image {img.get('id')} lacks '{key}'")
+    if not (isinstance(img["width"], int) and isinstance(img["height"], int)) or min(
+        img["width"], img["height"]
+    ) <= 0:
+        raise _fail(path, f"image {img['id']} has an invalid size")
+    if "video" in img and "frame_index" in img:
+        clip_id, frame = str(img["video"]), int(img["frame_index"])
+    else:
+        from .names import parse_frame_name
+
+        parsed = parse_frame_name(str(img["file_name"]), setting)
+        if parsed is None:
+            raise _fail(path, f"image {img['id']}: cannot tell the clip and frame of {img['file_name']!r}")
+        clip_id, frame = parsed
+    return FrameMask(
+        clip_id=clip_id, frame=frame, file_name=str(img["file_name"]), split=str(img.get("split", "")),
+        category=str(img.get("avs_category", "")), subset=str(img.get("subset", "")),
+    )  # fmt: skip
+
+
+def _rasterise(path: Path, img: dict, anns: list[dict], setting: Setting) -> np.ndarray:
+    h, w = int(img["height"]), int(img["width"])
+    out = np.zeros((h, w), dtype=np.uint8)
+    for ann in anns:
+        seg = ann["segmentation"]
+        try:
+            if isinstance(seg, dict):
+                if list(seg.get("size", [])) != [h, w]:
+                    raise MaskError(f"RLE size {seg.get('size')} differs from the image's {[h, w]}")
+                m = decode_rle(seg)
+            elif isinstance(seg, list):
+                m = polygons_to_mask(seg, h, w)
+            else:
+                raise MaskError(f"unknown segmentation type {type(seg).__name__}")
+        except MaskError as exc:
+            raise _fail(path, f"annotation {ann.get('id')}: {exc}") from None
+        if setting.is_binary:
+            out |= m
+        else:
+            out[m.astype(bool)] = int(ann["category_id"])
+    return out

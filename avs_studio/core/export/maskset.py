@@ -1,0 +1,120 @@
+"""MaskSet: the masks of many frames, in evaluation order, whatever format they came from.
+
+Every exporter writes a MaskSet and every importer returns one, so any format converts to
+any other. Masks are loaded lazily: a set of 10,000 frames holds paths, not pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..datasets.common import Dataset
+from ..errors import MaskError
+from ..setting import Setting
+
+
+@dataclass
+class FrameMask:
+    """The mask of one frame: where it belongs and how to get its pixels.
+
+    ``frame`` is 0-based. The mask is uint8 {0, 1} for S4/MS3 and a uint8 class-index map
+    for AVSS. ``file_name`` is the frame's official path relative to the dataset root.
+    """
+
+    clip_id: str
+    frame: int
+    file_name: str
+    split: str = ""
+    category: str = ""
+    subset: str = ""
+    loader: Callable[[], np.ndarray] | None = field(default=None, repr=False)
+    _mask: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The pixels (loaded on first use, then kept)."""
+        if self._mask is None:
+            if self.loader is None:
+                raise MaskError(f"{self.clip_id} frame {self.frame}: no mask data")
+            self._mask = self.loader()
+        return self._mask
+
+    def release(self) -> None:
+        """Forget loaded pixels (they can be loaded again)."""
+        if self.loader is not None:
+            self._mask = None
+
+    @classmethod
+    def of(cls, clip_id: str, frame: int, mask: np.ndarray, **kw) -> FrameMask:
+        """A FrameMask that already holds its pixels."""
+        kw.setdefault("file_name", f"{clip_id}/{frame}")
+        return cls(clip_id=clip_id, frame=frame, _mask=np.asarray(mask), **kw)
+
+
+@dataclass
+class MaskSet:
+    """Masks of many frames of one setting, clip after clip, frames in order."""
+
+    setting: Setting
+    frames: list[FrameMask] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __iter__(self) -> Iterator[FrameMask]:
+        return iter(self.frames)
+
+    def clip_ids(self) -> list[str]:
+        """Clip ids in order of first appearance."""
+        return list(dict.fromkeys(f.clip_id for f in self.frames))
+
+    def by_clip(self) -> dict[str, list[FrameMask]]:
+        """Frames grouped by clip, keeping the order."""
+        out: dict[str, list[FrameMask]] = {}
+        for f in self.frames:
+            out.setdefault(f.clip_id, []).append(f)
+        return out
+
+    def filter(self, *, split: str | None = None) -> MaskSet:
+        """The frames of one split (all when None)."""
+        if split is None:
+            return self
+        return MaskSet(self.setting, [f for f in self.frames if f.split == split], dict(self.info))
+
+
+def from_dataset(
+    dataset: Dataset, *, split: str | None = None, size: tuple[int, int] | None = None
+) -> MaskSet:
+    """The ground-truth masks of a dataset in its CSV order.
+
+    Only frames that have ground truth are included (S4 train: frame 0; AVSS: no padded
+    steps). ``size`` applies to AVSS colour masks (None: native size).
+    """
+    out = MaskSet(dataset.setting, info={"source": str(dataset.root)})
+    for clip in dataset.clips(split):
+        for k in clip.annotated:
+            path = clip.mask_path(k)
+            rel = clip.frame_path(k).relative_to(dataset.root).as_posix()
+            if dataset.setting is Setting.AVSS:
+                loader = _avss_loader(dataset, path, size)
+            else:
+                loader = _binary_loader(dataset, path)
+            out.frames.append(
+                FrameMask(
+                    clip_id=clip.clip_id, frame=k, file_name=rel, split=clip.split,
+                    category=clip.category, subset=clip.subset, loader=loader,
+                )
+            )  # fmt: skip
+    return out
+
+
+def _binary_loader(dataset: Dataset, path) -> Callable[[], np.ndarray]:
+    return lambda: dataset.read_mask(path)
+
+
+def _avss_loader(dataset: Dataset, path, size) -> Callable[[], np.ndarray]:
+    return lambda: dataset.read_mask(path, size=size).astype(np.uint8)

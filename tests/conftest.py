@@ -1,0 +1,45 @@
+"""Shared test set-up: headless Qt, the spec folder, and small synthetic demo datasets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("AVS_STUDIO_AUDIO", "null")  # tests never open a sound card
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_root() -> Path:
+    """The ``shared`` folder beside the checkout (or $AVS_SHARED)."""
+    env = os.environ.get("AVS_SHARED")
+    return Path(env) if env else REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    root = shared_root()
+    if not (root / "spec").is_dir():
+        pytest.skip(f"the spec folder {root / 'spec'} is not available")
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory):
+    """Builds small demo datasets once per session: ``demo_root(setting, clips=6, seed=0)``."""
+    from avs_studio.core.demo import write_demo_dataset
+
+    base = tmp_path_factory.mktemp("demo")
+    cache: dict = {}
+
+    def make(setting: str = "s4", clips: int = 6, seed: int = 0, size=(160, 120)) -> Path:
+        key = (setting, clips, seed, tuple(size))
+        if key not in cache:
+            out = base / f"{setting}-{clips}-{seed}-{size[0]}x{size[1]}"
+            cache[key] = write_demo_dataset(out, setting, clips, seed, size=size)
+        return cache[key]
+
+    return make
