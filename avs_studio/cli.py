@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .cli_common import EXIT_INTERRUPTED, EXIT_USER_ERROR, parse_size, progress_bar
+from .cli_common import EXIT_INTERRUPTED, EXIT_PARTIAL, EXIT_USER_ERROR, parse_size, progress_bar
 from .core.errors import AVSError
 from .core.jobs import CancelToken
 from .core.setting import Setting
@@ -106,25 +106,33 @@ def _write_masks(masks, dataset, target: str, out: Path, args: argparse.Namespac
     if len(masks) == 0:
         raise AVSError(f"{args.src}: no masks to write (check --split)")
     t0 = time.perf_counter()
+    failures: list[str] = []
     with progress_bar(f"export {target}", "mask", quiet=args.quiet) as prog:
         token = CancelToken()
         if target == "coco":
             dest = out if out.suffix.lower() == ".json" else out / "annotations.json"
             s = ex.write_coco(dest, masks, polygons=args.polygons, holes=args.holes, progress=prog,
                               cancel=token)  # fmt: skip
+            failures = s.failures
             extra = f", {s.polygons} as polygons, {s.rle_fallbacks} kept as RLE" if args.polygons else ""
             line = f"wrote {s.images} images and {s.annotations} annotations to {dest}{extra}"
         elif target == "png":
-            n = ex.write_png_masks(out, masks, progress=prog, cancel=token)
+            n = ex.write_png_masks(out, masks, progress=prog, cancel=token, failures=failures)
             line = f"wrote {n} PNG masks to {out}"
         else:
             layout = target.split("-", 1)[1]
             s = ex.write_avsbench(out, masks, layout, dataset=dataset, progress=prog, cancel=token)
+            failures = s.failures
             line = f"wrote {s.clips} clips ({s.masks} masks) as {layout.upper()} under {out}"
             for note in s.notes:
                 print(f"note: {note}", file=sys.stderr)
-    print(f"{line} in {time.perf_counter() - t0:.1f} s")
-    return 0
+    for failure in failures[:20]:
+        print(f"skipped: {failure}", file=sys.stderr)
+    if len(failures) > 20:
+        print(f"skipped: ... and {len(failures) - 20} more", file=sys.stderr)
+    bad = f", {len(failures)} unreadable mask(s) skipped" if failures else ""
+    print(f"{line}{bad} in {time.perf_counter() - t0:.1f} s")
+    return EXIT_PARTIAL if failures else 0
 
 
 # --------------------------------------------------------------------------- parser

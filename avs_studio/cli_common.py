@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from .core.jobs import Progress
 
 EXIT_USER_ERROR = 2
+#: A batch finished, but some items were bad and were skipped (they are listed).
+EXIT_PARTIAL = 3
 EXIT_INTERRUPTED = 130
 
 

@@ -19,6 +19,12 @@ def shared_root() -> Path:
     return Path(env) if env else REPO.parent / "shared"
 
 
+def pytest_sessionstart(session):
+    """In CI the spec fixtures must be found: a wrong path must fail, not skip."""
+    if os.environ.get("AVS_REQUIRE_SPEC") and not (shared_root() / "spec").is_dir():
+        raise pytest.UsageError(f"AVS_REQUIRE_SPEC is set but {shared_root() / 'spec'} does not exist")
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     root = shared_root()

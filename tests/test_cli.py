@@ -160,3 +160,21 @@ def test_usage_errors_exit_with_argparse_status(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
+
+
+def test_an_export_reports_a_corrupt_mask_and_finishes_the_rest(demo_root, tmp_path, capsys):
+    root = tmp_path / "copy"
+    shutil.copytree(demo_root("s4", 6, 0), root)
+    ds = open_dataset(root)
+    clip = ds.clips("test")[0]
+    clip.mask_path(2).write_bytes(b"\x89PNG broken")
+    for target, out in (("coco", tmp_path / "gt.json"), ("png", tmp_path / "png"),
+                        ("avsbench-ms3", tmp_path / "ms3")):  # fmt: skip
+        code, out_text, err = run(capsys, "export", str(root), "--to", target, str(out))
+        assert code == 3, (target, err)
+        assert f"{clip.clip_id} frame 2" in err and "1 unreadable mask(s) skipped" in out_text
+    data = json.loads((tmp_path / "gt.json").read_text())
+    total = sum(len(c.annotated) for c in ds)
+    assert len(data["images"]) == total - 1
+    assert [i["id"] for i in data["images"]] == list(range(1, total))  # ids stay dense
+    assert open_dataset(tmp_path / "ms3").get(clip.clip_id).annotated == (0, 1, 3, 4)

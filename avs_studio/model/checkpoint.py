@@ -50,12 +50,22 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     that does not hold a state dict.
     """
     path = Path(path)
+    return _extract_state_dict(read_checkpoint_object(path), path)
+
+
+def read_checkpoint_object(path: str | os.PathLike) -> object:
+    """``torch.load(weights_only=True)`` of a file, every failure a clear CheckpointError.
+
+    Only tensors, plain containers, strings and numbers can come back: a pickle that
+    names any other global is refused before it can run.
+    """
+    path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist or is not a file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {path} is empty (0 bytes)")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise _unpickling_error(path, exc) from None
     except (RuntimeError, EOFError, KeyError, ValueError, TypeError, AttributeError,
@@ -63,7 +73,6 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise CheckpointError(
             f"{path} is not a readable PyTorch checkpoint (truncated, corrupt or not a "
             f"checkpoint at all): {_first_line(exc)}") from None
-    return _extract_state_dict(obj, path)
 
 
 def _unpickling_error(path: Path, exc: Exception) -> CheckpointError:

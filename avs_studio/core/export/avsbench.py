@@ -34,6 +34,7 @@ class LayoutSummary:
     clips: int = 0
     masks: int = 0
     notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
 
 def write_avsbench(
@@ -71,7 +72,9 @@ def write_avsbench(
             split = first.split or default_split
             clip_masks: dict[int, np.ndarray] = {}
             for fm in frames:
-                m = fm.mask
+                m = fm.try_mask(summary.failures)
+                if m is None:
+                    continue
                 if target.is_binary:
                     if not masks.setting.is_binary:
                         m = (m != 0).astype(np.uint8)
@@ -81,6 +84,8 @@ def write_avsbench(
                         resized += 1
                 clip_masks[fm.frame] = m
                 fm.release()
+            if not clip_masks:
+                continue
             src = dataset.get(clip_id) if dataset is not None else None
             extra = _carry(src, target)
             if target is Setting.S4:

@@ -67,6 +67,7 @@ class CocoSummary:
     polygons: int = 0
     rle_fallbacks: int = 0
     notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
 
 def to_coco(
@@ -89,10 +90,13 @@ def to_coco(
     anns: list[dict[str, Any]] = []
     total = len(masks)
     progress(0, total, "")
-    for image_id, fm in enumerate(masks.frames, start=1):
-        if cancel is not None and image_id % 64 == 0:
+    for done, fm in enumerate(masks.frames, start=1):
+        if cancel is not None and done % 64 == 0:
             cancel.raise_if_cancelled()
-        m = fm.mask
+        image_id = len(images) + 1
+        m = fm.try_mask(summary.failures)
+        if m is None:
+            continue
         h, w = m.shape[:2]
         image = {"id": image_id, "file_name": fm.file_name, "width": int(w), "height": int(h),
                  "video": fm.clip_id, "frame_index": fm.frame}  # fmt: skip
@@ -122,7 +126,7 @@ def to_coco(
                 ann.update({"id": len(anns) + 1, "area": area, "bbox": bbox, "iscrowd": 0})
             anns.append(ann)
         fm.release()
-        progress(image_id, total, fm.clip_id)
+        progress(done, total, fm.clip_id)
     summary.images, summary.annotations = len(images), len(anns)
     if results:
         return anns

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..datasets.common import Dataset
-from ..errors import MaskError
+from ..errors import AVSError, MaskError
 from ..setting import Setting
 
 
@@ -41,6 +41,20 @@ class FrameMask:
                 raise MaskError(f"{self.clip_id} frame {self.frame}: no mask data")
             self._mask = self.loader()
         return self._mask
+
+    def try_mask(self, failures: list[str] | None) -> np.ndarray | None:
+        """The pixels, or None after noting why they cannot be read in ``failures``.
+
+        With ``failures=None`` the error propagates: batch exports pass a list so that one
+        unreadable mask is reported and the rest of the export goes on.
+        """
+        if failures is None:
+            return self.mask
+        try:
+            return self.mask
+        except AVSError as exc:
+            failures.append(f"{self.clip_id} frame {self.frame}: {exc}")
+            return None
 
     def release(self) -> None:
         """Forget loaded pixels (they can be loaded again)."""

@@ -35,10 +35,12 @@ def write_png_masks(
     *,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
+    failures: list[str] | None = None,
 ) -> int:
     """Write every mask as ``out/<clip>/<frame>.png`` plus ``masks.json``; return the count.
 
-    ``out`` must not exist: the folder appears complete or not at all.
+    ``out`` must not exist: the folder appears complete or not at all. With a
+    ``failures`` list, unreadable masks are noted there and skipped.
     """
     out = Path(out)
     if out.exists():
@@ -52,10 +54,13 @@ def write_png_masks(
             check_component(fm.clip_id, "clip id")
             rel = f"{fm.clip_id}/{fm.frame}.png"
             target = safe_join(root, fm.clip_id, f"{fm.frame}.png")
+            pixels = fm.try_mask(failures)
+            if pixels is None:
+                continue
             if masks.setting.is_binary:
-                write_binary_mask(target, fm.mask)
+                write_binary_mask(target, pixels)
             else:
-                write_index_mask(target, fm.mask)
+                write_index_mask(target, pixels)
             entries.append({
                 "clip_id": fm.clip_id, "frame": fm.frame, "file": rel, "source": fm.file_name,
                 "split": fm.split, "category": fm.category, "subset": fm.subset,

@@ -1,0 +1,832 @@
+"""The inference engine: clip -> model inputs -> AVS system -> score maps -> masks.
+
+One engine serves the GUI (:meth:`Engine.propose_clip`) and ``avs-studio propose``
+(:mod:`avs_studio.model.propose`). The work is cut in two halves:
+
+* :func:`prepare_clip` (CPU, no torch): decode the sampled frames, resize them as the
+  official loader does and normalise them (``Clip.model_frames``), compute the log-mel
+  examples in the setting's layout (``Clip.log_mel``: S4/MS3 repeat-last, AVSS zero padding
+  to 10) and record each frame's own size. It runs in worker processes while the main
+  process runs the model; :func:`iter_prepared` keeps a bounded number of prepared clips
+  in flight.
+* :meth:`Engine.run` (torch): whole clips through the system under ``torch.inference_mode()``,
+  returning one :class:`ClipScores` per clip: logits at 224 x 224 plus probabilities, masks
+  and resizing to each frame's own resolution.
+
+Devices: CUDA when present, else Apple MPS, else the CPU. Precision: float32 by default;
+``bf16``/``fp16`` are autocast on a GPU only (refused on the CPU, where they would only be
+slower or unsupported). With float32 on CUDA, TF32 is switched off (process-wide) so that
+results match the reference within its tolerance (model.md §15: TF32 alone moves logits by
+about 1e-3); pass ``tf32=True`` to trade that for speed. The engine prepares the system it
+is given *in place*: eval mode, moved to the device, and on CPU/CUDA the official TPAVI
+model's convolution weights stored channels-last (values unchanged).
+
+Importing this module does not import torch (worker processes only prepare inputs); torch
+is imported when an :class:`Engine` is built. :class:`VideoClip` (a segment of any video
+the core opens, as a :class:`~avs_studio.core.clip.Clip`) lives here for now; it is torch-free
+and could move to ``core``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..core.clip import MODEL_SIZE, Clip
+from ..core.errors import AVSError, MediaError
+from ..core.jobs import CancelToken, Progress, no_progress
+from ..core.setting import Setting
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from ..core.media import MediaFile
+    from .system import AVSSystem
+
+__all__ = [
+    "DEVICES",
+    "PRECISIONS",
+    "ClipInputs",
+    "ClipScores",
+    "Engine",
+    "EngineStats",
+    "Prepared",
+    "VideoClip",
+    "iter_prepared",
+    "pick_device",
+    "prepare_clip",
+]
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16", "fp16")
+#: How much shorter than ``start + seconds`` a video may be and still give a clip (as projects).
+LENGTH_TOLERANCE = 0.25
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+# ====================================================================== clips of plain videos
+
+
+class VideoClip(Clip):
+    """The clip ``[start, start + seconds)`` of a video file, sampled as the official scripts.
+
+    Frames: the official S4/MS3 sampling (``MediaFile.official_sampling``), full resolution;
+    ``model_frame`` resizes them as the official loaders do (OpenCV bilinear for S4/MS3,
+    Pillow bilinear for AVSS). Audio for the model: :meth:`official_wav` (the 16 kHz stereo
+    int16 WAV the official preprocessing writes), read back as the official reader does
+    (``/ 32768``), so the log-mel equals what the official pipeline computes from that WAV.
+    No ground truth. ``seconds`` defaults to 5 (S4/MS3) or, for AVSS, 10 when the video is
+    long enough, else 5 (an AVSS v1-style clip padded to 10 steps). The file is probed at
+    construction: a missing, corrupt or too short video raises :class:`MediaError` there.
+    Use ``close()`` or a ``with`` block to release the decoder; clips pickle without it.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        setting: Setting | str,
+        *,
+        start: float = 0.0,
+        seconds: int | None = None,
+        clip_id: str | None = None,
+        split: str = "",
+        category: str = "",
+    ) -> None:
+        from ..core.media import open_media
+        from ..core.project_add import default_seconds
+
+        p = Path(path)
+        st = Setting.parse(setting)
+        if not p.is_file():
+            raise MediaError(f"{p}: no such video file")
+        start = float(start)
+        if not np.isfinite(start) or start < 0:
+            raise MediaError(f"{p}: the start time must be >= 0 s, got {start}")
+        with open_media(p) as media:
+            info = media.info
+            if info.video is None:
+                raise MediaError(f"{p}: has no video stream")
+            duration = info.duration
+            secs = int(seconds) if seconds is not None else default_seconds(st, duration, start)
+            allowed = (5,) if st.is_binary else (5, 10)
+            if secs not in allowed:
+                raise MediaError(
+                    f"{st.value.upper()} clips are {' or '.join(map(str, allowed))} s long, not {secs} s"
+                )
+            if duration is not None and start + secs > duration + LENGTH_TOLERANCE:
+                raise MediaError(
+                    f"{p}: is {duration:.2f} s long; a {secs} s clip from {start:g} s needs "
+                    f"{start + secs:g} s"
+                )
+            sampling = media.official_sampling(secs, start)
+            width, height = info.video.display_width, info.video.display_height
+        # The whole file is the clip when it is no longer than the clip (the official
+        # preprocessing runs on such trimmed files): its audio is then read to its end.
+        whole = start == 0 and (duration is None or duration <= secs + LENGTH_TOLERANCE)
+        super().__init__(
+            clip_id=clip_id or p.stem, setting=st, split=split, category=category,
+            subset="" if st.is_binary else ("v2" if secs == 10 else "v1s"),
+            num_frames=len(sampling.ordinals), annotated=(), start=start, video_path=p,
+            meta={"seconds": secs, "ordinals": [int(o) for o in sampling.ordinals],
+                  "frame_times": [float(t) - start for t in sampling.times],
+                  "width": int(width), "height": int(height), "whole_file": whole,
+                  "has_audio": bool(info.has_audio), "duration": duration},
+        )  # fmt: skip
+        self._media: MediaFile | None = None
+
+    # -------------------------------------------------------------- lifetime
+    def close(self) -> None:
+        """Release the video decoder (reopened on demand)."""
+        if self._media is not None:
+            self._media.close()
+            self._media = None
+
+    def __enter__(self) -> VideoClip:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_media"] = None  # decoders do not pickle; workers reopen the file
+        return state
+
+    def _open(self) -> MediaFile:
+        from ..core.media import open_media
+
+        if self._media is None:
+            self._media = open_media(self.video_path)
+        return self._media
+
+    # -------------------------------------------------------------- content
+    @property
+    def seconds(self) -> int:
+        """Length of the clip in seconds (5 or 10)."""
+        return int(self.meta["seconds"])
+
+    @property
+    def duration(self) -> float:
+        """Length of the clip in seconds."""
+        return float(self.seconds)
+
+    def frame_times(self) -> list[float]:
+        """Times of the sampled frames from the clip start (s), as the sampling found them."""
+        return list(self.meta["frame_times"])
+
+    def frame(self, k: int) -> np.ndarray:
+        """Sampled frame ``k`` (0-based), upright RGB uint8 at the video's resolution."""
+        if not 0 <= k < self.num_frames:
+            raise IndexError(f"{self}: frame {k} out of range 0..{self.num_frames - 1}")
+        return self._open().frames_by_ordinal([self.meta["ordinals"][k]])[0]
+
+    def frames(self) -> list[np.ndarray]:
+        """All sampled frames, decoded in one forward pass."""
+        return self._open().frames_by_ordinal(list(self.meta["ordinals"]))
+
+    def mask(self, k: int, *, size: tuple[int, int] | None = MODEL_SIZE) -> np.ndarray | None:
+        """A plain video has no ground truth."""
+        return None
+
+    def audio(self) -> tuple[np.ndarray, int]:
+        """The clip's audio track, float32 ``[S, channels]`` at its own rate."""
+        return self._open().audio(self.start, float(self.seconds))
+
+    def official_wav(self) -> tuple[np.ndarray, int]:
+        """``int16 [S, 2]`` at 16 kHz: the WAV the official preprocessing would write."""
+        duration = None if self.meta["whole_file"] else float(self.seconds)
+        return self._open().official_wav(self.start, duration)
+
+    def log_mel(self) -> np.ndarray:
+        """VGGish log-mel examples of :meth:`official_wav`, in the setting's layout."""
+        from ..core.audio import log_mel_examples
+
+        pcm, rate = self.official_wav()
+        layout = "avss" if self.setting is Setting.AVSS else "s4"
+        source = f"{self.video_path}"
+        try:
+            return log_mel_examples(pcm.astype(np.float64) / 32768.0, rate, layout=layout)
+        except AVSError as exc:
+            raise type(exc)(str(exc).replace("audio:", f"{source}:", 1)) from None
+
+
+# ====================================================================== prepared inputs
+
+
+@dataclass
+class ClipInputs:
+    """Everything the model needs for one clip, plus what outputs need to know.
+
+    ``frames`` ``[T, 3, 224, 224]`` ImageNet-normalised float32, ``log_mel`` ``[T, 96, 64]``
+    float32 and ``flags`` ``[T]`` (1 real step, 0 padding), ``T`` the setting's steps;
+    ``frame_sizes`` the ``(width, height)`` of each real frame as the clip stores it;
+    ``frame_names`` a name per real frame for exports; ``timings`` seconds spent decoding
+    frames (``frames_s``, resizing and normalising included) and computing the log-mel
+    (``log_mel_s``, audio decoding included).
+    """
+
+    clip_id: str
+    setting: Setting
+    frames: np.ndarray
+    log_mel: np.ndarray
+    flags: np.ndarray
+    num_frames: int
+    frame_sizes: list[tuple[int, int]]
+    frame_names: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        """Time steps fed to the model (5, or 10 for AVSS)."""
+        return int(self.frames.shape[0])
+
+
+class _DecodedClip(Clip):
+    """A clip over frames already decoded, so ``Clip.model_frames`` does not decode twice."""
+
+    def __init__(self, clip: Clip, frames: Sequence[np.ndarray]) -> None:
+        kw = {f.name: getattr(clip, f.name) for f in dataclasses.fields(Clip)}
+        super().__init__(**kw)
+        self._frames = list(frames)
+
+    def frame(self, k: int) -> np.ndarray:
+        return self._frames[k]
+
+    def mask(self, k: int, *, size: tuple[int, int] | None = MODEL_SIZE) -> np.ndarray | None:
+        return None
+
+    def audio(self) -> tuple[np.ndarray, int]:  # pragma: no cover - never asked
+        raise NotImplementedError
+
+    def log_mel(self) -> np.ndarray:  # pragma: no cover - never asked
+        raise NotImplementedError
+
+
+def _frame_names(clip: Clip) -> list[str]:
+    """Names of the real frames for exports: the official path in a dataset, else video@time."""
+    names: list[str] = []
+    dataset = getattr(clip, "dataset", None)
+    root = Path(dataset.root) if dataset is not None else None
+    frame_path = getattr(clip, "frame_path", None)
+    times = clip.frame_times()
+    for k in range(clip.num_frames):
+        path = None
+        if frame_path is not None:
+            with contextlib.suppress(Exception):
+                path = frame_path(k)
+        if path is not None and root is not None:
+            with contextlib.suppress(ValueError):
+                names.append(Path(path).relative_to(root).as_posix())
+                continue
+        if path is not None:
+            names.append(Path(path).name)
+        elif clip.video_path is not None:
+            t = clip.start + (times[k] if k < len(times) else float(k))
+            names.append(f"{Path(clip.video_path).name}@{t:.3f}s")
+        else:
+            names.append(f"{clip.clip_id}/{k}")
+    return names
+
+
+def _source_of(clip: Clip) -> str:
+    """Where a clip comes from, for reports: its video, else its dataset folder."""
+    if clip.video_path is not None:
+        return str(clip.video_path)
+    dataset = getattr(clip, "dataset", None)
+    return str(dataset.root) if dataset is not None else ""
+
+
+def prepare_clip(clip: Clip) -> ClipInputs:
+    """CPU half of the engine (no torch): frames, log-mel, flags and frame sizes of a clip.
+
+    Raises what the clip raises for bad media (:class:`MediaError`, :class:`AudioError`,
+    :class:`DatasetError`, ...), with the file named.
+    """
+    t0 = time.perf_counter()
+    frames = clip.frames()
+    if len(frames) != clip.num_frames:
+        raise MediaError(f"{clip}: {len(frames)} frames decoded, expected {clip.num_frames}")
+    sizes = [(int(f.shape[1]), int(f.shape[0])) for f in frames]
+    model_frames, flags = _DecodedClip(clip, frames).model_frames()
+    del frames
+    t1 = time.perf_counter()
+    log_mel = np.ascontiguousarray(clip.log_mel(), dtype=np.float32).reshape(-1, 96, 64)
+    t2 = time.perf_counter()
+    steps = clip.frames_per_clip
+    if log_mel.shape[0] != steps:
+        raise AVSError(
+            f"{clip}: {log_mel.shape[0]} log-mel examples for {steps} time steps; the "
+            f"{clip.setting.value.upper()} layout has {steps}"
+        )
+    meta = {"split": clip.split, "category": clip.category, "subset": clip.subset,
+            "source": _source_of(clip)}
+    return ClipInputs(
+        clip_id=clip.clip_id, setting=clip.setting, frames=model_frames, log_mel=log_mel,
+        flags=flags.astype(np.float32), num_frames=min(clip.num_frames, steps),
+        frame_sizes=sizes[:steps], frame_names=_frame_names(clip)[:steps], meta=meta,
+        timings={"frames_s": t1 - t0, "log_mel_s": t2 - t1},
+    )  # fmt: skip
+
+
+# ====================================================================== bounded prefetching
+
+
+@dataclass
+class Prepared:
+    """What preparing one item gave: its inputs, or the reason it failed."""
+
+    item: Any
+    inputs: ClipInputs | None = None
+    error: str | None = None
+
+
+@dataclass
+class PrefetchStats:
+    """How many items were in flight (submitted or finished, not yet handed out) at most."""
+
+    max_outstanding: int = 0
+    worker_restarts: int = 0
+
+
+def _prepare_item(item: Any) -> Prepared:
+    """Default preparer: ``item`` is a Clip (picklable for worker processes)."""
+    return guarded_prepare(item, lambda: prepare_clip(item))
+
+
+def guarded_prepare(item: Any, make: Callable[[], ClipInputs]) -> Prepared:
+    """Run ``make``; any exception becomes a :class:`Prepared` with the reason (bad clips are
+    reported, the batch goes on)."""
+    try:
+        return Prepared(item, make())
+    except AVSError as exc:
+        return Prepared(item, error=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a decoder's surprise must not stop a batch job
+        return Prepared(item, error=f"{type(exc).__name__}: {exc}"[:2000])
+
+
+def _worker_init(parent_pid: int) -> None:
+    """In each worker: leave Ctrl-C to the main process and exit when it disappears."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(Exception):
+        import cv2
+
+        cv2.setNumThreads(1)
+
+    def watch() -> None:
+        # A SIGKILLed parent cannot shut its pool down: do not linger as an orphan.
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent_pid:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def iter_prepared(
+    items: Iterable[Any],
+    *,
+    workers: int = 0,
+    backend: str = "process",
+    max_ahead: int | None = None,
+    prepare: Callable[[Any], Prepared] = _prepare_item,
+    stats: PrefetchStats | None = None,
+) -> Iterator[Prepared]:
+    """Prepare ``items`` ahead of the consumer, in order, never more than ``max_ahead`` at once.
+
+    ``workers=0`` prepares each item when it is asked for (no overlap). Otherwise ``workers``
+    processes (``backend="process"``, started with ``spawn``: torch and ``fork`` do not mix;
+    ``prepare`` must then be a module-level function and items picklable) or threads
+    (``backend="thread"``) prepare items while the consumer works. At most ``max_ahead``
+    items (default ``2 * workers``) are submitted or finished and not yet consumed, which
+    bounds the decoded clips held in memory. Closing the iterator (``break``) cancels the
+    rest. A worker process that dies fails the item it was on, and the pool is restarted.
+    """
+    stats = stats if stats is not None else PrefetchStats()
+    if workers <= 0:
+        for item in items:
+            stats.max_outstanding = max(stats.max_outstanding, 1)
+            yield prepare(item)
+        return
+    if backend not in ("process", "thread"):
+        raise ValueError(f"backend must be 'process' or 'thread', got {backend!r}")
+    ahead = max(1, int(max_ahead) if max_ahead is not None else 2 * workers)
+    it = iter(items)
+    pending: deque[tuple[Any, Any]] = deque()
+    executor = _executor(workers, backend)
+    try:
+        while True:
+            while len(pending) < ahead:
+                item = next(it, _END)
+                if item is _END:
+                    break
+                pending.append((item, executor.submit(prepare, item)))
+            stats.max_outstanding = max(stats.max_outstanding, len(pending))
+            if not pending:
+                return
+            item, fut = pending.popleft()
+            try:
+                result = fut.result()
+            except Exception as exc:
+                from concurrent.futures.process import BrokenProcessPool
+
+                if not isinstance(exc, BrokenProcessPool):
+                    raise
+                # The worker died (a decoder crash, the OOM killer): fail this item, start a
+                # fresh pool and resubmit the others.
+                executor.shutdown(wait=False, cancel_futures=True)
+                executor = _executor(workers, backend)
+                stats.worker_restarts += 1
+                pending = deque((i, executor.submit(prepare, i)) for i, _ in pending)
+                result = Prepared(item, error="the decoding worker process died while preparing it")
+            yield result
+    finally:
+        for _, fut in pending:
+            fut.cancel()
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+_END = object()
+
+
+def _executor(workers: int, backend: str):
+    if backend == "thread":
+        from concurrent.futures import ThreadPoolExecutor
+
+        return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="avs-prepare")
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                               initargs=(os.getpid(),))  # fmt: skip
+
+
+# ====================================================================== scores
+
+
+@dataclass
+class ClipScores:
+    """The model's answer for one clip, at 224 x 224, and resized to the frames' own size.
+
+    ``logits``: ``[T, 224, 224]`` (S4/MS3) or ``[T, 71, 224, 224]`` (AVSS) float32 for all
+    ``T`` steps of the setting (padded AVSS steps included: the official model gives them
+    all-zero logits); ``flags`` ``[T]``; ``num_frames`` real frames, whose sizes are
+    ``frame_sizes`` ``(width, height)``.
+
+    Resizing to a frame's own size (``native=True``): binary probabilities bilinearly
+    (OpenCV, half-pixel centres), then thresholded; AVSS labels with the Pillow NEAREST rule
+    (the rule the official loader resizes AVSS masks with, so shrinking a native mask back to
+    224 with it gives the 224 labels again whenever the frame is at least 224 on each side),
+    AVSS per-class probabilities bilinearly (``C x H x W`` floats per frame: costly for large
+    frames; ask only when needed).
+    """
+
+    clip_id: str
+    setting: Setting
+    logits: np.ndarray
+    flags: np.ndarray
+    num_frames: int
+    frame_sizes: list[tuple[int, int]]
+    frame_names: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        """Time steps (5, or 10 for AVSS)."""
+        return int(self.logits.shape[0])
+
+    def probabilities(self) -> np.ndarray:
+        """float32 sigmoid ``[T, 224, 224]`` (S4/MS3) or softmax ``[T, C, 224, 224]`` (AVSS),
+        bit for bit as torch computes them on the CPU."""
+        from ..core.metrics_f32 import float32_sigmoid, float32_softmax
+
+        if self.setting.is_binary:
+            return float32_sigmoid(self.logits)
+        return float32_softmax(self.logits, axis=1)
+
+    def labels(self) -> np.ndarray:
+        """AVSS: argmax class per pixel ``[T, 224, 224]`` uint8 (the official softmax argmax)."""
+        from ..core.metrics_f32 import softmax_argmax
+
+        self._need_semantic("labels")
+        return softmax_argmax(self.logits).astype(np.uint8)
+
+    def confidence(self) -> np.ndarray:
+        """AVSS: the winning class's softmax probability ``[T, 224, 224]`` float32."""
+        self._need_semantic("confidence")
+        probs = self.probabilities()
+        lab = self.labels().astype(np.intp)
+        return np.take_along_axis(probs, lab[:, None], axis=1)[:, 0]
+
+    def masks(self, threshold: float = 0.5, *, native: bool = False) -> np.ndarray | list[np.ndarray]:
+        """Hard masks: S4/MS3 uint8 {0, 1} (probability > ``threshold``; 0.5 is the official
+        ``sigmoid(logit) > 0.5``); AVSS class labels (argmax; ``threshold`` is not used).
+
+        ``native=False``: ``[T, 224, 224]`` for every step. ``native=True``: a list with one
+        mask per real frame at that frame's size (see the class docstring for the rules).
+        """
+        if self.setting.is_binary:
+            if not native:
+                return (self.probabilities() > np.float32(threshold)).astype(np.uint8)
+            return [(p > np.float32(threshold)).astype(np.uint8) for p in self.probability_maps()]
+        labels = self.labels()
+        if not native:
+            return labels
+        from ..core.masks import resize_nearest
+
+        return [resize_nearest(labels[k], self.frame_sizes[k]) for k in range(self.num_frames)]
+
+    def probability_maps(self, native: bool = True) -> list[np.ndarray]:
+        """One probability map per real frame: S4/MS3 ``[H, W]`` foreground probability,
+        AVSS ``[C, H, W]`` per-class probabilities; at each frame's own size (``native``) or
+        at 224 x 224."""
+        probs = self.probabilities()
+        out = []
+        for k in range(self.num_frames):
+            p = probs[k]
+            if native:
+                p = _resize_linear(p, self.frame_sizes[k], channels_first=not self.setting.is_binary)
+            out.append(p)
+        return out
+
+    def _need_semantic(self, what: str) -> None:
+        if self.setting.is_binary:
+            raise ValueError(f"{what} exist for AVSS scores only; S4/MS3 scores are binary")
+
+
+def _resize_linear(p: np.ndarray, size: tuple[int, int], *, channels_first: bool) -> np.ndarray:
+    """Bilinear resize (half-pixel centres, as torch ``align_corners=False`` upsamples)."""
+    import cv2
+
+    w, h = int(size[0]), int(size[1])
+    if channels_first:
+        if p.shape[1:] == (h, w):
+            return p.copy()
+        # OpenCV resizes up to 512 interleaved channels at once.
+        moved = np.ascontiguousarray(np.moveaxis(p, 0, -1))
+        return np.ascontiguousarray(np.moveaxis(cv2.resize(moved, (w, h), interpolation=cv2.INTER_LINEAR), -1, 0))
+    if p.shape == (h, w):
+        return p.copy()
+    return cv2.resize(np.ascontiguousarray(p), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+# ====================================================================== the engine
+
+
+@dataclass
+class EngineStats:
+    """Where the engine's time went (seconds, summed over batches)."""
+
+    batches: int = 0
+    clips: int = 0
+    frames: int = 0
+    audio_s: float = 0.0
+    model_s: float = 0.0
+    total_s: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        """Plain dict (for reports)."""
+        return dataclasses.asdict(self)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto``: CUDA when available, else MPS, else CPU. A named GPU that is absent is an error."""
+    torch = _torch()
+    name = (name or "auto").lower()
+    if name not in DEVICES:
+        raise AVSError(f"unknown device {name!r}: expected one of {', '.join(DEVICES)}")
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    if name == "auto":
+        name = "cuda" if cuda else "mps" if mps else "cpu"
+    elif name == "cuda" and not cuda:
+        raise AVSError("--device cuda: no CUDA GPU is available to torch here; use --device auto or cpu")
+    elif name == "mps" and not mps:
+        raise AVSError("--device mps: Apple's MPS backend is not available here; use --device auto or cpu")
+    return torch.device(name)
+
+
+class Engine:
+    """Runs an :class:`~avs_studio.model.system.AVSSystem` on clips.
+
+    ``device``: ``auto`` | ``cpu`` | ``cuda`` | ``mps``; ``precision``: ``fp32`` (default),
+    ``bf16`` or ``fp16`` (autocast, GPU only); ``batch_clips``: clips per forward;
+    ``threads``: torch's CPU threads (process-wide; None keeps torch's default).
+    ``profile=True`` synchronises the GPU around the audio encoder so that :attr:`stats`
+    splits GPU time correctly (CPU timings are always exact).
+    """
+
+    def __init__(
+        self,
+        system: AVSSystem,
+        *,
+        device: str = "auto",
+        precision: str = "fp32",
+        batch_clips: int = 1,
+        threads: int | None = None,
+        tf32: bool = False,
+        channels_last: bool = True,
+        profile: bool = False,
+    ) -> None:
+        torch = _torch()
+        if precision not in PRECISIONS:
+            raise AVSError(f"unknown precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+        if int(batch_clips) < 1:
+            raise AVSError(f"the batch size must be at least 1 clip, got {batch_clips}")
+        self.device = pick_device(device)
+        if precision != "fp32" and self.device.type == "cpu":
+            raise AVSError(
+                f"{precision} runs only on a GPU (CUDA or MPS, as autocast); on the CPU use fp32 "
+                "(it is also the fastest there)"
+            )
+        if threads is not None:
+            if int(threads) < 1:
+                raise AVSError(f"threads must be at least 1, got {threads}")
+            torch.set_num_threads(int(threads))
+        if self.device.type == "cuda":
+            # TF32 changes conv/matmul results by ~1e-3 (model.md §15): off unless asked for.
+            torch.backends.cuda.matmul.allow_tf32 = bool(tf32)
+            torch.backends.cudnn.allow_tf32 = bool(tf32)
+        self.precision = precision
+        self.batch_clips = int(batch_clips)
+        self.threads = torch.get_num_threads()
+        self.profile = profile
+        self.stats = EngineStats()
+        self.system = system.eval().to(self.device)
+        if channels_last and self.device.type in ("cpu", "cuda"):
+            to_cl = getattr(self.system.avs, "to_channels_last", None)
+            if callable(to_cl):
+                to_cl()
+        self._audio_t0 = 0.0
+        enc = self.system.audio_encoder
+        self._hooks = [enc.register_forward_pre_hook(self._audio_start),
+                       enc.register_forward_hook(self._audio_end)]  # fmt: skip
+
+    def close(self) -> None:
+        """Detach the engine's timing hooks from the system (the system stays usable)."""
+        for h in self._hooks:
+            h.remove()
+        self._hooks = []
+
+    # ---------------------------------------------------------------- info
+    @property
+    def setting(self) -> Setting:
+        """The setting of the system."""
+        return self.system.setting
+
+    def describe(self) -> str:
+        """One line: system, device, precision, batch, threads."""
+        info = self.system.info
+        return (f"{info.name} ({info.arch}, {self.setting.value.upper()}) on {self.device.type}, "
+                f"{self.precision}, {self.batch_clips} clip(s) per batch, {self.threads} CPU thread(s)")  # fmt: skip
+
+    # ---------------------------------------------------------------- halves
+    @staticmethod
+    def prepare(clip: Clip) -> ClipInputs:
+        """The CPU half (see :func:`prepare_clip`); safe to run in worker processes."""
+        return prepare_clip(clip)
+
+    def check_inputs(self, inputs: ClipInputs) -> None:
+        """Refuse inputs the system cannot take (another setting's layout)."""
+        st = self.setting
+        if inputs.setting.is_binary != st.is_binary or inputs.steps != st.frames_per_clip:
+            raise AVSError(
+                f"{inputs.clip_id} is an {inputs.setting.value.upper()} clip ({inputs.steps} steps); "
+                f"the model segments {st.value.upper()} clips ({st.frames_per_clip} steps)"
+            )
+
+    def run(self, batch: Sequence[ClipInputs]) -> list[ClipScores]:
+        """Whole clips through the system in one forward; one :class:`ClipScores` per clip."""
+        torch = _torch()
+        if not batch:
+            return []
+        for b in batch:
+            self.check_inputs(b)
+        t0 = time.perf_counter()
+        audio_before = self.stats.audio_s
+        frames = torch.from_numpy(np.concatenate([b.frames for b in batch]))
+        log_mel = torch.from_numpy(np.concatenate([b.log_mel for b in batch]))
+        flags = None
+        if not self.setting.is_binary:
+            flags = torch.from_numpy(np.concatenate([b.flags for b in batch]))
+        dev = self.device
+        frames, log_mel = frames.to(dev), log_mel.to(dev)
+        flags = flags.to(dev) if flags is not None else None
+        with torch.inference_mode(), self._autocast():
+            logits = self.system(frames, log_mel, flags)
+        logits = logits.float().cpu().numpy()
+        total = time.perf_counter() - t0
+        st = self.stats
+        st.batches += 1
+        st.clips += len(batch)
+        st.frames += int(frames.shape[0])
+        st.total_s += total
+        st.model_s += total - (st.audio_s - audio_before)
+        out = []
+        t = self.setting.frames_per_clip
+        for i, b in enumerate(batch):
+            lg = logits[i * t:(i + 1) * t]
+            if self.setting.is_binary:
+                lg = lg[:, 0]
+            out.append(ClipScores(
+                clip_id=b.clip_id, setting=b.setting, logits=lg, flags=b.flags.copy(),
+                num_frames=b.num_frames, frame_sizes=list(b.frame_sizes),
+                frame_names=list(b.frame_names), meta=dict(b.meta),
+            ))  # fmt: skip
+        return out
+
+    # ---------------------------------------------------------------- conveniences
+    def propose_clip(
+        self, clip: Clip, *, progress: Progress = no_progress, cancel: CancelToken | None = None
+    ) -> ClipScores:
+        """Score maps of one clip (for the GUI): decode, check for cancel, run."""
+        progress(0, 2, f"decoding {clip.clip_id}")
+        inputs = prepare_clip(clip)
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        progress(1, 2, f"running the model on {clip.clip_id}")
+        scores = self.run([inputs])[0]
+        progress(2, 2, clip.clip_id)
+        return scores
+
+    def score_clips(
+        self,
+        clips: Iterable[Clip],
+        *,
+        workers: int = 0,
+        backend: str = "thread",
+        progress: Progress = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[ClipScores]:
+        """Score maps of many clips, batch by batch, in order. A clip that cannot be prepared
+        raises its error; ``cancel`` is checked between batches (raises :class:`Cancelled`).
+        At most ``2 * workers`` prepared clips wait beside the batch being formed."""
+        clips = list(clips)
+        done = 0
+        progress(0, len(clips), "")
+        batch: list[ClipInputs] = []
+        stream = iter_prepared(clips, workers=workers, backend=backend)
+        try:
+            for prepared in stream:
+                if prepared.error is not None:
+                    raise AVSError(f"{prepared.item}: {prepared.error}")
+                batch.append(prepared.inputs)
+                if len(batch) == self.batch_clips:
+                    if cancel is not None:
+                        cancel.raise_if_cancelled()
+                    for s in self.run(batch):
+                        done += 1
+                        progress(done, len(clips), s.clip_id)
+                        yield s
+                    batch = []
+            if batch:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                for s in self.run(batch):
+                    done += 1
+                    progress(done, len(clips), s.clip_id)
+                    yield s
+        finally:
+            stream.close()
+
+    # ---------------------------------------------------------------- internals
+    def _autocast(self):
+        torch = _torch()
+        if self.precision == "fp32" or self.device.type == "cpu":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def _sync(self) -> None:
+        if not self.profile:
+            return
+        torch = _torch()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        elif self.device.type == "mps":
+            torch.mps.synchronize()
+
+    def _audio_start(self, module, args) -> None:
+        self._sync()
+        self._audio_t0 = time.perf_counter()
+
+    def _audio_end(self, module, args, output) -> None:
+        self._sync()
+        self.stats.audio_s += time.perf_counter() - self._audio_t0
