@@ -34,16 +34,6 @@ def categories(setting: Setting) -> list[dict[str, Any]]:
     return [{"id": i, "name": CLASS_NAMES[i]} for i in range(1, NUM_CLASSES)]
 
 
-def _encode_many(masks: np.ndarray) -> list[dict]:
-    """Compressed RLEs of a stack ``[N, H, W]`` of binary masks (pycocotools, one call)."""
-    from pycocotools import mask as coco_mask
-
-    if len(masks) == 0:
-        return []
-    rles = coco_mask.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
-    return rles
-
-
 def frame_objects(setting: Setting, mask: np.ndarray) -> tuple[list[int], np.ndarray]:
     """Category ids and binary masks ``[N, H, W]`` of the objects in one frame's mask."""
     mask = np.asarray(mask)
@@ -70,6 +60,11 @@ class CocoSummary:
     failures: list[str] = field(default_factory=list)
 
 
+_CHUNK = 256  # frames read, then RLE-encoded together
+# pycocotools' area() overflows an internal uint8 for 256 or more RLEs in one call
+_ENCODE_GROUP = 200
+
+
 def to_coco(
     masks: MaskSet,
     *,
@@ -81,8 +76,6 @@ def to_coco(
     summary: CocoSummary | None = None,
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """Build the COCO instances dict (or, with ``results``, the results list) of a MaskSet."""
-    from pycocotools import mask as coco_mask
-
     summary = summary if summary is not None else CocoSummary()
     if holes not in (HOLES_LOSE, HOLES_RLE):
         raise ValueError(f"holes must be {HOLES_LOSE!r} or {HOLES_RLE!r}")
@@ -90,28 +83,21 @@ def to_coco(
     anns: list[dict[str, Any]] = []
     total = len(masks)
     progress(0, total, "")
-    for done, fm in enumerate(masks.frames, start=1):
-        if cancel is not None and done % 64 == 0:
+    for first in range(0, total, _CHUNK):
+        if cancel is not None:
             cancel.raise_if_cancelled()
-        image_id = len(images) + 1
-        m = fm.try_mask(summary.failures)
-        if m is None:
-            continue
-        h, w = m.shape[:2]
-        image = {"id": image_id, "file_name": fm.file_name, "width": int(w), "height": int(h),
-                 "video": fm.clip_id, "frame_index": fm.frame}  # fmt: skip
-        if fm.split:
-            image["split"] = fm.split
-        if fm.category and masks.setting is Setting.S4:
-            image["avs_category"] = fm.category
-        if fm.subset:
-            image["subset"] = fm.subset
-        images.append(image)
-        cats, stack = frame_objects(masks.setting, m)
-        for cat, rle, obj in zip(cats, _encode_many(stack), stack):
-            area = int(coco_mask.area(rle))
-            bbox = [float(v) for v in coco_mask.toBbox(rle)]
-            seg: Any = {"size": [int(h), int(w)], "counts": rle["counts"].decode("ascii")}
+        objects: list[tuple[int, int, np.ndarray]] = []  # (image id, category, binary mask)
+        for fm in masks.frames[first : first + _CHUNK]:
+            m = fm.try_mask(summary.failures)
+            if m is None:
+                continue
+            image_id = len(images) + 1
+            images.append(_image_entry(masks.setting, fm, image_id, m.shape))
+            cats, stack = frame_objects(masks.setting, m)
+            objects.extend((image_id, cat, obj) for cat, obj in zip(cats, stack))
+            fm.release()
+        for (image_id, cat, obj), rle, area, bbox in _encode_objects(objects):
+            seg: Any = {"size": [int(obj.shape[0]), int(obj.shape[1])], "counts": rle}
             if polygons:
                 poly = contour_polygons(obj, holes)
                 if poly is None:
@@ -125,8 +111,8 @@ def to_coco(
             else:
                 ann.update({"id": len(anns) + 1, "area": area, "bbox": bbox, "iscrowd": 0})
             anns.append(ann)
-        fm.release()
-        progress(done, total, fm.clip_id)
+        done = min(first + _CHUNK, total)
+        progress(done, total, masks.frames[done - 1].clip_id)
     summary.images, summary.annotations = len(images), len(anns)
     if results:
         return anns
@@ -139,6 +125,46 @@ def to_coco(
     if polygons:
         info["polygon_holes"] = holes
     return {"info": info, "images": images, "annotations": anns, "categories": categories(masks.setting)}
+
+
+def _image_entry(setting: Setting, fm: FrameMask, image_id: int, shape: tuple[int, ...]) -> dict[str, Any]:
+    h, w = shape[:2]
+    image = {"id": image_id, "file_name": fm.file_name, "width": int(w), "height": int(h),
+             "video": fm.clip_id, "frame_index": fm.frame}  # fmt: skip
+    if fm.split:
+        image["split"] = fm.split
+    if fm.category and setting is Setting.S4:
+        image["avs_category"] = fm.category
+    if fm.subset:
+        image["subset"] = fm.subset
+    return image
+
+
+def _encode_objects(objects: list[tuple[int, int, np.ndarray]]):
+    """Yield ``(object, counts str, area int, bbox floats)``, encoding same-size masks together."""
+    from pycocotools import mask as coco_mask
+
+    by_shape: dict[tuple[int, int], list[int]] = {}
+    for i, (_, _, obj) in enumerate(objects):
+        by_shape.setdefault(obj.shape, []).append(i)
+    encoded: list[tuple[str, int, list[float]] | None] = [None] * len(objects)
+    groups = [
+        (shape, idx[k : k + _ENCODE_GROUP])
+        for shape, idx in by_shape.items()
+        for k in range(0, len(idx), _ENCODE_GROUP)
+    ]
+    for (h, w), idx in groups:
+        # [n, W, H] in C order is [H, W, n] in Fortran order: one transposing copy per mask
+        buf = np.empty((len(idx), w, h), dtype=np.uint8)
+        for j, i in enumerate(idx):
+            buf[j] = objects[i][2].T
+        rles = coco_mask.encode(buf.transpose(2, 1, 0))
+        areas = coco_mask.area(rles)
+        boxes = coco_mask.toBbox(rles)
+        for j, i in enumerate(idx):
+            encoded[i] = (rles[j]["counts"].decode("ascii"), int(areas[j]), boxes[j].tolist())
+    for obj, enc in zip(objects, encoded):
+        yield (obj, *enc)
 
 
 def write_coco(path: str | os.PathLike[str], masks: MaskSet, **kw) -> CocoSummary:
