@@ -37,10 +37,13 @@ class Evaluation:
         proto = r.get("protocol", "official")
         lines = [f"{self.setting.value.upper()} {self.split}: {self.clips} clips, batch size "
                  f"{r.get('batch_size', '?')}, {proto} protocol"]  # fmt: skip
+        if proto != "official":
+            classes = ", ".join(r.get("classes", [])) or "all classes"
+            lines.append(f"  (CAVP-style pooled metrics over all pixels; classes: {classes}; not the official protocol)")
         lines.append(f"  mIoU      {r['miou']:.4f}")
         f_label = "F-score   " if not self.hard_masks else "F-score*  "
         lines.append(f"  {f_label}{r['fscore']:.4f}")
-        if self.setting is Setting.AVSS:
+        if self.setting is Setting.AVSS and proto == "official":
             lines.append(f"  mIoU noBg {r['miou_nobg_official']:.4f}   (official: drops class 70 'woman', keeps background)")
             lines.append(f"  F noBg    {r['fscore_nobg_official']:.4f}")
             lines.append(f"  mIoU w/o background {r['miou_no_background']:.4f}   (classes 1..70; not official)")

@@ -209,7 +209,8 @@ class DemoAVSModel(nn.Module):
         if decode is None:
             skips, dmask = feats, mask  # the decoder rectifies them in place, as upstream
         else:
-            skips = [f.index_select(0, decode) for f in feats]
+            # The decoder sees copies, so rectify the returned maps here as upstream would.
+            skips = [f.relu_().index_select(0, decode) for f in feats]
             dmask = None if mask is None else mask.index_select(0, decode)
         d = self.path4(skips[3])
         for path, skip in ((self.path3, skips[2]), (self.path2, skips[1]),

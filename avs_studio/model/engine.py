@@ -506,6 +506,8 @@ class ClipScores:
     frame_sizes: list[tuple[int, int]]
     frame_names: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    _labels: np.ndarray | None = field(default=None, repr=False)
+    _confidence: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def steps(self) -> int:
@@ -514,26 +516,32 @@ class ClipScores:
 
     def probabilities(self) -> np.ndarray:
         """float32 sigmoid ``[T, 224, 224]`` (S4/MS3) or softmax ``[T, C, 224, 224]`` (AVSS),
-        bit for bit as torch computes them on the CPU."""
-        from ..core.metrics_f32 import float32_sigmoid, float32_softmax
-
+        as torch computes them on the CPU (the values the official metrics see)."""
         if self.setting.is_binary:
+            from ..core.metrics_f32 import float32_sigmoid
+
             return float32_sigmoid(self.logits)
-        return float32_softmax(self.logits, axis=1)
+        # torch's CPU softmax (which core.metrics_f32.float32_softmax reproduces bit for bit,
+        # about 50x slower).
+        torch = _torch()
+        return torch.softmax(torch.from_numpy(np.ascontiguousarray(self.logits)), dim=1).numpy()
 
     def labels(self) -> np.ndarray:
         """AVSS: argmax class per pixel ``[T, 224, 224]`` uint8 (the official softmax argmax)."""
-        from ..core.metrics_f32 import softmax_argmax
-
         self._need_semantic("labels")
-        return softmax_argmax(self.logits).astype(np.uint8)
+        if self._labels is None:
+            from ..core.metrics_f32 import softmax_argmax
+
+            self._labels = softmax_argmax(self.logits).astype(np.uint8)
+        return self._labels
 
     def confidence(self) -> np.ndarray:
         """AVSS: the winning class's softmax probability ``[T, 224, 224]`` float32."""
         self._need_semantic("confidence")
-        probs = self.probabilities()
-        lab = self.labels().astype(np.intp)
-        return np.take_along_axis(probs, lab[:, None], axis=1)[:, 0]
+        if self._confidence is None:
+            lab = self.labels().astype(np.intp)
+            self._confidence = np.take_along_axis(self.probabilities(), lab[:, None], axis=1)[:, 0]
+        return self._confidence
 
     def masks(self, threshold: float = 0.5, *, native: bool = False) -> np.ndarray | list[np.ndarray]:
         """Hard masks: S4/MS3 uint8 {0, 1} (probability > ``threshold``; 0.5 is the official
