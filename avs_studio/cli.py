@@ -189,8 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_import)
 
     from .cli_project import add_project_parser
+    from .cli_report import add_report_parser
 
     add_project_parser(sub)
+    add_report_parser(sub)
     return p
 
 

@@ -75,3 +75,11 @@ def test_a_batch_stops_when_cancelled():
     assert report.results == [0, 1] and report.cancelled
     with pytest.raises(Cancelled):
         token.raise_if_cancelled()
+
+
+def test_atomic_folders_get_the_permissions_of_a_new_folder(tmp_path):
+    reference = tmp_path / "plain"
+    reference.mkdir()
+    with atomic_dir(tmp_path / "out") as tmp:
+        (tmp / "f").write_text("x")
+    assert (tmp_path / "out").stat().st_mode & 0o777 == reference.stat().st_mode & 0o777

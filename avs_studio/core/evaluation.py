@@ -8,8 +8,10 @@ a whole test split never has to fit in memory.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from .clip import Clip
 from .datasets import open_dataset
 from .errors import AVSError, FormatError
 from .jobs import CancelToken, Progress, no_progress
@@ -76,7 +78,31 @@ def evaluate(
     clips = dataset.clips(split)
     if not clips:
         raise AVSError(f"{gt}: no {split or ''} clips to evaluate".replace("  ", " "))
-    preds = Predictions(pred, setting)
+    return evaluate_clips(
+        clips, Predictions(pred, setting), setting, split=split, batch_size=batch_size,
+        protocol=protocol, allow_missing=allow_missing, progress=progress, cancel=cancel,
+    )  # fmt: skip
+
+
+def evaluate_clips(
+    clips: Sequence[Clip],
+    preds: Predictions,
+    setting: Setting | str,
+    *,
+    split: str | None = None,
+    batch_size: int = 4,
+    protocol: str = "official",
+    allow_missing: bool = False,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> Evaluation:
+    """:func:`evaluate` over clips from any source (a dataset, a project), in the given order.
+
+    The order is the evaluation order: the official batch-wise F-score depends on it.
+    """
+    setting = Setting.parse(setting)
+    if not clips:
+        raise AVSError(f"no {split or ''} clips to evaluate".replace("  ", " "))
     have = preds.clip_ids()
     missing = [c.clip_id for c in clips if c.clip_id not in have]
     if missing and not allow_missing:
