@@ -434,7 +434,7 @@ def _frame_grid(d: ClipDetail, ks: range, width: int, compared: bool) -> str:
         scores = f"IoU {_fmt(f.iou, 3)} \u00b7 F {_fmt(f.fscore, 3)}"
         if compared:
             scores = f"A {_fmt(f.iou, 3)} \u00b7 B {_fmt(f.iou_b, 3)} IoU"
-        cells.append(f'<div class="fh">frame {f.index} \u00b7 {f.time:.2f} s<br>{scores}</div>')
+        cells.append(f'<div class="fh">frame {f.index + 1} \u00b7 {f.time:.2f} s<br>{scores}</div>')
     def diff(model: str):
         return lambda k: d.diff_image(k, model, width=width)
 
@@ -456,7 +456,7 @@ def _frame_grid(d: ClipDetail, ks: range, width: int, compared: bool) -> str:
                 why = no_pred if (label == "Difference B" and f.gt is not None) else missing
                 cells.append(f'<div class="nogt">{why}</div>')
                 continue
-            alt = f"{label}, frame {d.frames[k].index} of {d.clip_id}"
+            alt = f"{label}, frame {d.frames[k].index + 1} of {d.clip_id}"
             cells.append(f'<img src="{png_data_uri(img, colours=_THUMB_COLOURS)}" width="{img.shape[1]}" '
                          f'height="{img.shape[0]}" alt="{escape(alt)}">')  # fmt: skip
     style = f"grid-template-columns:104px repeat({cols},{width}px)"
