@@ -188,9 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     _mask_options(m, settings)
     m.set_defaults(func=cmd_import)
 
+    from .cli_model import add_propose_parser
     from .cli_project import add_project_parser
     from .cli_report import add_report_parser
 
+    add_propose_parser(sub)
     add_project_parser(sub)
     add_report_parser(sub)
     return p

@@ -3,7 +3,8 @@
 A clip read from an S4, MS3 or AVSS dataset folder and a clip cut from a plain video file
 answer the same questions: its sampled frames (0-based ``k``), the frames as the official
 loader feeds the model (224 x 224), its audio, its VGGish log-mel examples and its
-ground-truth masks. Dataset modules and :func:`clip_from_video` build them.
+ground-truth masks. Dataset modules, projects and :class:`~avs_studio.core.video_clip.VideoClip`
+(a segment of any video file) build them.
 """
 
 from __future__ import annotations

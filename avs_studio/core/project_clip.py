@@ -154,8 +154,23 @@ class ProjectClip(Clip):
         wav = self._wav()
         if wav is not None and wav.is_file():
             return log_mel_from_wav(wav, layout=layout)
+        if self.record.source == "video" or (self.video_path is not None and self.video_path.is_file()):
+            # the WAV the official preprocessing would write from this segment, read back as
+            # the official reader does: the same log-mel as VideoClip and `propose`
+            start = self.record.start if self.record.source == "video" else 0.0
+            seconds = float(self.record.seconds) if self.record.source == "video" else None
+            pcm, rate = self._official_wav(start, seconds)
+            return log_mel_examples(pcm.astype(np.float64) / 32768.0, rate, layout=layout)
         samples, rate = self.audio()
         return log_mel_examples(samples, rate, layout=layout)
+
+    def _official_wav(self, start: float, seconds: float | None) -> tuple[np.ndarray, int]:
+        if self.record.source == "video":
+            return self._open().official_wav(start, seconds)
+        from .media import open_media
+
+        with open_media(self.video_path) as media:
+            return media.official_wav(start, seconds)
 
     def _check_k(self, k: int) -> None:
         if not 0 <= k < self.num_frames:

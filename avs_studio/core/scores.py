@@ -101,11 +101,13 @@ def write_binary_scores(path: str | os.PathLike[str], logits: np.ndarray) -> Non
 def write_semantic_scores(path: str | os.PathLike[str], logits: np.ndarray) -> None:
     """Store AVSS logits ``[T, C, H, W]`` as argmax labels (all the official metrics use)
     and the winning softmax probability as uint8 (for display)."""
-    from .metrics_f32 import float32_softmax
-
-    probs = float32_softmax(np.asarray(logits, dtype=np.float32), axis=1)
-    labels = softmax_argmax(np.asarray(logits, dtype=np.float32))
-    conf = np.take_along_axis(probs, labels[:, None].astype(np.intp), axis=1)[:, 0]
+    x = np.asarray(logits, dtype=np.float32)
+    labels = softmax_argmax(x)
+    # The confidence is for display only: plain float32 exp is plenty (the torch-exact
+    # softmax of the metrics would cost seconds per clip here).
+    top = np.take_along_axis(x, labels[:, None].astype(np.intp), axis=1)
+    with np.errstate(over="ignore", under="ignore"):
+        conf = 1.0 / np.exp(x - top).sum(axis=1, dtype=np.float32)
     write_score_file(
         path,
         {"labels": labels.astype(np.uint8), "confidence": np.round(conf * 255).astype(np.uint8)},

@@ -150,6 +150,9 @@ def load_system(
 
     avs = load_official(path, name=name, tpavi_mode=tpavi_mode)
     st = setting_of(avs.variant)
+    if name is None and st is Setting.S4 and setting is not None and Setting.parse(setting) is Setting.MS3:
+        # S4 and MS3 checkpoints have the same keys and code: detection can only say s4_*
+        avs.variant, avs.setting, st = f"ms3_{avs.backbone}", Setting.MS3, Setting.MS3
     if setting is not None and Setting.parse(setting) is not st:
         raise CheckpointError(
             f"{path.name} is a {st.value.upper()} model, not {Setting.parse(setting).value.upper()}"
