@@ -102,7 +102,7 @@ def bench_playback(seconds: float) -> None:
     from avs_studio.core.media import open_media
     from avs_studio.core.playback import frame_index_at
     from avs_studio.gui.audio_output import NullOutput
-    from avs_studio.gui.player import Player, guard_singleton_refcounts
+    from avs_studio.gui.player import Player
     from avs_studio.gui.timeline import TimelineWidget
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -134,7 +134,6 @@ def bench_playback(seconds: float) -> None:
             playing = start_playing()
             while playing():
                 app.processEvents()
-                guard_singleton_refcounts()
                 time.sleep(0.001)
             watchdog.stop()
             lags = [clock - ft for ft, clock in shown_frames]

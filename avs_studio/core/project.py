@@ -515,6 +515,16 @@ class Project:
                             cancel=cancel)  # fmt: skip
 
     # ------------------------------------------------------------------ upkeep
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the project file (every edit is committed already).
+
+        After this the ``.avsproj`` file alone holds the whole project, e.g. for copying it
+        while the app is open. A no-op for read-only projects.
+        """
+        if self.readonly:
+            return
+        self._store.query("PRAGMA wal_checkpoint(PASSIVE)")
+
     def check(self) -> list[str]:
         """SQLite's integrity check plus foreign keys: problems found (empty when all is well)."""
         try:

@@ -1,18 +1,21 @@
-"""The main window: datasets and their clips, the sampled frames, a frame with its mask.
+"""Starting the GUI: the application, its theme, the demo, and the read-only dataset browser.
 
-On first start AVS Studio builds its demo datasets (synthetic clips, no download) in a
-background worker, then shows them. File > Open Dataset opens any AVSBench folder.
+``python main.py`` opens the demo project (the demo dataset is built on first start, in
+the background, with a progress bar); ``python main.py PROJECT.avsproj`` opens a project;
+``python main.py DATASET_FOLDER`` offers to create a project from the dataset (or, with
+``--browse``, opens the read-only dataset browser).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -23,7 +26,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QSlider,
     QSplitter,
@@ -40,11 +42,15 @@ from ..core.datasets import Dataset, open_dataset
 from ..core.errors import AVSError
 from ..core.setting import Setting
 from .canvas import FrameCanvas
-from .qimage import overlay, to_pixmap
-from .workers import JobWorker, start
+from .qimage import icon, overlay, to_pixmap
+from .workers import JobBar
 
 DEMO_SETTINGS = (("s4", 12), ("ms3", 8), ("avss", 8))
+DEMO_SEED = 2024
 THUMB = QSize(150, 112)
+
+
+# ====================================================================== the demo
 
 
 def demo_dir() -> Path:
@@ -56,44 +62,142 @@ def demo_dir() -> Path:
     return base / "avs-studio" / "demo-v1"
 
 
-def ensure_demo(progress, cancel) -> list[Path]:
-    """Build the demo datasets that are missing (a core job); return the dataset roots."""
+def ensure_demo_dataset(setting: str, progress, cancel) -> Path:
+    """Build the demo dataset of ``setting`` if it is missing (a core job); return its root."""
     from ..core.demo import SUBFOLDER, write_demo_dataset
 
-    root = demo_dir()
-    roots = []
-    total = sum(n for _, n in DEMO_SETTINGS)
-    done = 0
-    for setting, n in DEMO_SETTINGS:
-        dest = root / SUBFOLDER[Setting.parse(setting)]
-        if not dest.exists():
-            base = done
-
-            def sub(d, t, m="", base=base, setting=setting):
-                progress(base + d, total, f"{setting}: {m}")
-
-            write_demo_dataset(root, setting, n, seed=2024, progress=sub, cancel=cancel)
-        done += n
-        roots.append(dest)
-    return roots
+    st = Setting.parse(setting)
+    n = dict(DEMO_SETTINGS)[st.value]
+    dest = demo_dir() / SUBFOLDER[st]
+    if not dest.exists():
+        write_demo_dataset(demo_dir(), st, n, seed=DEMO_SEED,
+                           progress=lambda d, t, m="": progress(d, t, f"{st.value}: {m}"), cancel=cancel)  # fmt: skip
+    return dest
 
 
-class MainWindow(QMainWindow):
-    """AVS Studio's main window."""
+def ensure_demo(progress, cancel) -> list[Path]:
+    """Build the demo datasets that are missing (a core job); return the dataset roots."""
+    return [ensure_demo_dataset(s, progress, cancel) for s, _ in DEMO_SETTINGS]
+
+
+def demo_project_path(setting: str) -> Path:
+    """The demo project of ``setting`` (beside the demo datasets)."""
+    return demo_dir() / f"demo-{Setting.parse(setting).value}.avsproj"
+
+
+def ensure_demo_project(setting: str, progress, cancel) -> Path:
+    """The demo project of ``setting``, created once from its demo dataset (clips to annotate,
+    their ground truth left out so the annotator starts from nothing)."""
+    from ..core.project import Project
+
+    path = demo_project_path(setting)
+    if path.exists():
+        return path
+    root = ensure_demo_dataset(setting, progress, cancel)
+    partial = path.with_name(path.name + ".partial")
+    for p in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        p.unlink(missing_ok=True)
+    progress(0, 0, "creating the demo project…")
+    with Project.create(partial, setting, name=f"{Setting.parse(setting).value.upper()} demo") as project:
+        project.add_clips_from_dataset(root, with_masks=False, progress=progress, cancel=cancel)
+    os.replace(partial, path)
+    with contextlib.suppress(OSError):
+        Path(f"{partial}.lock").unlink()
+    return path
+
+
+# ====================================================================== the theme
+
+
+def apply_theme(app: QApplication) -> None:
+    """A dark Fusion theme, applied to every widget the same way."""
+    app.setStyle("Fusion")
+    pal = QPalette()
+    base, window, text = QColor(37, 38, 42), QColor(45, 46, 51), QColor(226, 228, 232)
+    for role, colour in (
+        (QPalette.ColorRole.Window, window), (QPalette.ColorRole.WindowText, text),
+        (QPalette.ColorRole.Base, base), (QPalette.ColorRole.AlternateBase, QColor(42, 43, 48)),
+        (QPalette.ColorRole.ToolTipBase, QColor(30, 31, 34)), (QPalette.ColorRole.ToolTipText, text),
+        (QPalette.ColorRole.Text, text), (QPalette.ColorRole.Button, QColor(54, 56, 62)),
+        (QPalette.ColorRole.ButtonText, text), (QPalette.ColorRole.BrightText, QColor(255, 90, 90)),
+        (QPalette.ColorRole.Highlight, QColor(58, 120, 214)), (QPalette.ColorRole.HighlightedText, QColor(255, 255, 255)),
+        (QPalette.ColorRole.Link, QColor(138, 180, 248)), (QPalette.ColorRole.PlaceholderText, QColor(130, 134, 142)),
+    ):  # fmt: skip
+        pal.setColor(role, colour)
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+        pal.setColor(QPalette.ColorGroup.Disabled, role, QColor(110, 113, 120))
+    app.setPalette(pal)
+    app.setStyleSheet(STYLE)
+
+
+STYLE = """
+QMainWindow::separator { background: #232428; width: 3px; height: 3px; }
+QDockWidget::title { background: #2a2b30; padding: 5px 8px; font-weight: 600; color: #c8cbd2; }
+QToolBar { background: #2d2e33; border: none; border-bottom: 1px solid #232428; spacing: 3px; padding: 3px 6px; }
+QToolBar QToolButton { border-radius: 5px; padding: 4px; }
+QToolBar QToolButton:hover { background: #3a3c43; }
+QToolBar QToolButton:checked { background: #3a5f9e; }
+QGroupBox { border: 1px solid #3a3c43; border-radius: 6px; margin-top: 14px; padding-top: 6px; }
+QGroupBox::title { subcontrol-origin: margin; left: 8px; padding: 0 4px; color: #aeb3bd; font-weight: 600; }
+QTreeWidget, QListWidget, QTextBrowser { border: 1px solid #3a3c43; border-radius: 4px; }
+QHeaderView::section { background: #2f3035; color: #aeb3bd; border: none; border-right: 1px solid #3a3c43; padding: 4px 6px; }
+QLineEdit, QComboBox, QDoubleSpinBox { border: 1px solid #464951; border-radius: 4px; padding: 3px 6px; background: #25262a; }
+QLineEdit:focus, QComboBox:focus, QDoubleSpinBox:focus { border-color: #3a78d6; }
+QPushButton { border: 1px solid #50535c; border-radius: 5px; padding: 5px 12px; background: #3a3c43; }
+QPushButton:hover { background: #454851; }
+QPushButton:disabled { color: #6e7178; border-color: #3a3c43; }
+QPushButton#primary { background: #2f7d4f; border-color: #3c9a63; color: white; font-weight: 600; }
+QPushButton#primary:hover { background: #368f5a; }
+QPushButton#accent { background: #3a5f9e; border-color: #4a74bb; color: white; font-weight: 600; }
+QPushButton#accent:hover { background: #4270b8; }
+QPushButton#primary:disabled, QPushButton#accent:disabled { background: #3a3c43; border-color: #3a3c43; color: #6e7178; }
+QLabel#header { background: #26272b; color: #d5d8de; padding: 6px 10px; border-bottom: 1px solid #1e1f22; }
+QLabel#muted { color: #9299a5; }
+QLabel#placeholder { color: #9299a5; font-size: 14px; }
+QStatusBar { background: #26272b; color: #aeb3bd; }
+QSlider::groove:horizontal { height: 4px; background: #4a4d55; border-radius: 2px; }
+QSlider::handle:horizontal { background: #8ab4f8; width: 12px; margin: -5px 0; border-radius: 6px; }
+QSlider::sub-page:horizontal { background: #3a78d6; border-radius: 2px; }
+QProgressBar { border: 1px solid #464951; border-radius: 4px; text-align: center; height: 14px; background: #25262a; }
+QProgressBar::chunk { background: #3a78d6; border-radius: 3px; }
+QToolTip { border: 1px solid #464951; padding: 4px; }
+"""
+
+
+# ====================================================================== the dataset browser
+
+
+class DatasetBrowser(QMainWindow):
+    """A read-only view of AVSBench datasets: clips, their sampled frames, frames with masks."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.setWindowTitle(f"AVS Studio {__version__}")
+        self.setWindowTitle(f"AVS Studio {__version__} — dataset browser")
+        self.setWindowIcon(icon("app"))
         self.resize(1280, 800)
         self.datasets: list[Dataset] = []
         self.clip: Clip | None = None
         self._frames: list[np.ndarray] = []
         self._masks: dict[int, np.ndarray] = {}
         self._frame_index = 0
-        self._worker: JobWorker | None = None
+        self.jobs = JobBar(self)
         self._build()
 
-    # ------------------------------------------------------------------ layout
+    @property
+    def _worker(self):
+        """The running job (None when idle)."""
+        return None if self.jobs.is_idle else True
+
+    @property
+    def progress(self):
+        """The progress bar of the status bar."""
+        return self.jobs.bar
+
+    @property
+    def cancel_button(self):
+        """The Cancel button of the status bar."""
+        return self.jobs.cancel_button
+
     def _build(self) -> None:
         self.clip_filter = QLineEdit(placeholderText="Filter clips (id, category, split)")
         self.clip_filter.textChanged.connect(self._apply_filter)
@@ -108,8 +212,9 @@ class MainWindow(QMainWindow):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.clip_filter)
         lay.addWidget(self.clip_tree)
-
         self.canvas = FrameCanvas()
+        self.canvas.pan_with_left = True
+        self.canvas.wheel_zooms = True
         self.strip = QListWidget()
         self.strip.setViewMode(QListWidget.ViewMode.IconMode)
         self.strip.setFlow(QListWidget.Flow.LeftToRight)
@@ -119,20 +224,19 @@ class MainWindow(QMainWindow):
         self.strip.setMovement(QListWidget.Movement.Static)
         self.strip.currentRowChanged.connect(self._show_frame)
         self.frame_label = QLabel()
+        self.frame_label.setObjectName("header")
         centre = QWidget()
         c = QVBoxLayout(centre)
         c.setContentsMargins(4, 4, 4, 4)
         c.addWidget(self.frame_label)
         c.addWidget(self.canvas, 1)
         c.addWidget(self.strip)
-
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(centre)
         split.setStretchFactor(1, 1)
         split.setSizes([440, 840])
         self.setCentralWidget(split)
-
         tb = QToolBar("View")
         tb.setMovable(False)
         self.addToolBar(tb)
@@ -146,20 +250,13 @@ class MainWindow(QMainWindow):
         self.opacity.setValue(55)
         self.opacity.setFixedWidth(140)
         self.opacity.valueChanged.connect(lambda v: self.canvas.set_opacity(v / 100))
+        self.canvas.set_opacity(0.55)
         tb.addWidget(self.opacity)
         tb.addSeparator()
         fit = QPushButton("Fit")
         fit.clicked.connect(self.canvas.fit)
         tb.addWidget(fit)
-
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(260)
-        self.progress.setVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setVisible(False)
-        self.cancel_button.clicked.connect(self._cancel)
-        self.statusBar().addPermanentWidget(self.progress)
-        self.statusBar().addPermanentWidget(self.cancel_button)
+        self.statusBar().addPermanentWidget(self.jobs)
         self._menus()
 
     def _menus(self) -> None:
@@ -167,7 +264,7 @@ class MainWindow(QMainWindow):
         act = QAction("&Open Dataset…", self, shortcut=QKeySequence.StandardKey.Open)
         act.triggered.connect(self._open_dialog)
         m.addAction(act)
-        act = QAction("Open &Demo", self)
+        act = QAction("Open &Demo Datasets", self)
         act.triggered.connect(self.load_demo)
         m.addAction(act)
         m.addSeparator()
@@ -185,52 +282,22 @@ class MainWindow(QMainWindow):
             act = QAction(text, self, shortcut=keys)
             act.triggered.connect(slot)
             v.addAction(act)
-        h = self.menuBar().addMenu("&Help")
-        act = QAction("&About AVS Studio", self)
-        act.triggered.connect(
-            lambda: QMessageBox.about(
-                self, "AVS Studio", f"AVS Studio {__version__}\nBuild and review audio-visual segmentation data."
-            )
-        )
-        h.addAction(act)
 
     # ------------------------------------------------------------------ jobs
-    def run_job(self, fn, on_done, message: str) -> JobWorker:
+    def run_job(self, fn, on_done, message: str):
         """Run ``fn(progress, cancel)`` in the background with the status-bar progress bar."""
-        worker = JobWorker(fn)
-        self._worker = worker
-        self.progress.setVisible(True)
-        self.progress.setRange(0, 0)
-        self.cancel_button.setVisible(True)
-        self.statusBar().showMessage(message)
-
-        def on_progress(done: int, total: int, text: str) -> None:
-            if total > 0:
-                self.progress.setRange(0, total)
-                self.progress.setValue(done)
-            if text:
-                self.statusBar().showMessage(f"{message} {text}")
-
-        def finish(*_):
-            self.progress.setVisible(False)
-            self.cancel_button.setVisible(False)
-            if self._worker is worker:
-                self._worker = None
-
-        worker.signals.progress.connect(on_progress)
-        worker.signals.finished.connect(lambda r: (finish(), on_done(r)))
-        worker.signals.failed.connect(lambda msg: (finish(), self.show_error(msg)))
-        worker.signals.cancelled.connect(lambda: (finish(), self.statusBar().showMessage("Cancelled", 4000)))
-        return start(worker)
-
-    def _cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
+        return self.jobs.run("browse", fn, on_done, message, on_failed=self.show_error,
+                             on_cancelled=lambda: self.statusBar().showMessage("Cancelled", 4000))  # fmt: skip
 
     def show_error(self, message: str) -> None:
         """Tell the user what went wrong; the window carries on."""
         self.statusBar().showMessage(message.splitlines()[0], 8000)
         QMessageBox.warning(self, "AVS Studio", message)
+
+    def closeEvent(self, event) -> None:
+        self.jobs.cancel_all()
+        self.jobs.wait(10000)
+        super().closeEvent(event)
 
     # ------------------------------------------------------------------ datasets
     def load_demo(self) -> None:
@@ -319,9 +386,8 @@ class MainWindow(QMainWindow):
         for k, rgb in enumerate(frames):
             thumb = overlay(rgb, masks.get(k), binary=binary)
             mark = "✓" if k in masks else "–"
-            item = QListWidgetItem(QIcon(to_pixmap(thumb).scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio)),
-                                   f"{k + 1} {mark}")  # fmt: skip
-            self.strip.addItem(item)
+            pm = to_pixmap(thumb).scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio)
+            self.strip.addItem(QListWidgetItem(QIcon(pm), f"{k + 1} {mark}"))
         self.strip.blockSignals(False)
         self.strip.setCurrentRow(min(self._frame_index, len(frames) - 1))
         self._show_frame(self.strip.currentRow())
@@ -344,34 +410,118 @@ class MainWindow(QMainWindow):
             self.strip.setCurrentRow(max(0, min(len(self._frames) - 1, self._frame_index + delta)))
 
 
+# ====================================================================== start-up
+
+
+def make_app() -> QApplication:
+    """The QApplication (created once), themed."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("AVS Studio")
+    app.setOrganizationName("AVS Studio")
+    app.setWindowIcon(icon("app"))
+    apply_theme(app)
+    return app
+
+
+def _install_excepthook(window: QMainWindow) -> None:
+    """A programming error in a slot shows a message instead of killing the window."""
+    import traceback
+
+    def hook(kind, value, tb):
+        text = "".join(traceback.format_exception(kind, value, tb, limit=6))
+        sys.__stderr__.write(text)
+        with contextlib.suppress(Exception):
+            QMessageBox.critical(window, "AVS Studio: unexpected error",
+                                 f"{kind.__name__}: {value}\n\nThe project is unchanged by the failed "
+                                 f"action. Details:\n{text[-1500:]}")  # fmt: skip
+
+    sys.excepthook = hook
+
+
+def qt_binding_problem() -> str:
+    """Why the installed Qt binding cannot run AVS Studio, or "" when it can."""
+    import PySide6
+
+    version = tuple(int(p) for p in PySide6.__version__.split(".")[:2] if p.isdigit())
+    if version == (6, 12) and sys.version_info < (3, 12):
+        return (
+            f"PySide6 {PySide6.__version__} loses a reference to None/True on every Qt call on "
+            "Python < 3.12 and crashes after a few hundred signals; install a fixed release: "
+            "python -m pip install 'PySide6-Essentials<6.12'"
+        )
+    return ""
+
+
 def run(argv: list[str] | None = None) -> int:
-    """Start the GUI: on the datasets named in ``argv``, else on the built-in demo."""
+    """Start the GUI on a project, a dataset folder, or (no argument) the demo project."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="avs-studio-gui", description="AVS Studio")
-    parser.add_argument("datasets", nargs="*", help="AVSBench dataset folders to open")
-    parser.add_argument("--screenshot", help="save a screenshot of the window to this PNG and quit")
+    parser.add_argument("target", nargs="*", help="a project file (.avsproj) or AVSBench dataset folder(s)")
+    parser.add_argument("--demo", default="s4", choices=["s4", "ms3", "avss"], help="which demo project to open")
+    parser.add_argument("--browse", action="store_true", help="open dataset folders in the read-only browser")
+    parser.add_argument("--screenshot", help="save a screenshot of the window to this PNG once it is ready, and quit")
     args = parser.parse_args(argv)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("AVS Studio")
-    win = MainWindow()
-    win.show()
-    if args.datasets:
-        win.open_paths([Path(p) for p in args.datasets])
+    problem = qt_binding_problem()
+    if problem:
+        print(f"AVS Studio: {problem}", file=sys.stderr)
+        return 2
+    app = make_app()
+    from .annotator import AnnotatorWindow
+
+    targets = [Path(p) for p in args.target]
+    if args.browse or (len(targets) > 1 and all(p.is_dir() for p in targets)):
+        win: QMainWindow = DatasetBrowser()
+        win.show()
+        if targets:
+            win.open_paths(targets)
+        else:
+            win.load_demo()
     else:
-        win.load_demo()
+        win = AnnotatorWindow()
+        win.show()
+        target = targets[0] if targets else None
+        if target is None:
+            win.open_demo(args.demo)
+        elif target.is_dir():
+            QTimer.singleShot(0, lambda: _offer_project(win, target))
+        else:
+            win.open_project(target)
+    _install_excepthook(win)
     if args.screenshot:
         _screenshot_when_idle(app, win, Path(args.screenshot))
     return app.exec()
 
 
-def _screenshot_when_idle(app: QApplication, win: MainWindow, path: Path) -> None:
-    """Save the window once background work is done and the frame is shown, then quit."""
-    from PySide6.QtCore import QTimer
+def _offer_project(win, folder: Path) -> None:
+    """A dataset folder was named: create a project from it, or browse it read-only."""
+    box = QMessageBox(QMessageBox.Icon.Question, "AVS Studio",
+                      f"{folder} is a dataset folder. Create an annotation project from its clips, or "
+                      "browse it read-only?", parent=win)  # fmt: skip
+    create = box.addButton("Create Project…", QMessageBox.ButtonRole.AcceptRole)
+    browse = box.addButton("Browse", QMessageBox.ButtonRole.ActionRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    if box.clickedButton() is create:
+        win._guarded(lambda: win.create_project_from_dataset(folder))
+    elif box.clickedButton() is browse:
+        browser = DatasetBrowser()
+        browser.show()
+        browser.open_paths([folder])
+        win._browser = browser
+
+
+def _screenshot_when_idle(app: QApplication, win: QMainWindow, path: Path) -> None:
+    """Save the window once background work is done and a frame is shown, then quit."""
+
+    def ready() -> bool:
+        if isinstance(win, DatasetBrowser):
+            return win.jobs.is_idle and win.clip is not None
+        return win.jobs.is_idle and getattr(win, "loaded", None) is not None
 
     def check():
-        if win._worker is None and win.clip is not None:
-            QTimer.singleShot(300, lambda: (win.grab().save(str(path)), app.quit()))
+        if ready():
+            QTimer.singleShot(400, lambda: (win.grab().save(str(path)), app.quit()))
         else:
             QTimer.singleShot(200, check)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,39 +21,9 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from ..core.playback import FramePrefetcher, frame_count, frame_index_at, vggish_window
 from .audio_output import AudioOutput, default_output
 
-__all__ = ["MediaFrameSource", "Player", "guard_singleton_refcounts"]
+__all__ = ["MediaFrameSource", "Player"]
 
 PLAYING, PAUSED, STOPPED = "playing", "paused", "stopped"
-
-# PySide6 6.12.0 on Python 3.11 drops one reference to None on every call of a void method
-# (update(), stop(), processEvents(), ...) and one to True on every Signal.emit(); before
-# Python 3.12 these singletons are reference counted, so after a few thousand calls (True:
-# a few hundred emits) the interpreter aborts with "deallocating None/True". Playback
-# emits and repaints ~100 times a second. Until the dependency is pinned to a fixed
-# PySide6, the lost references are given back (Py_IncRef, owned by nobody, so that
-# nothing returns them at exit either): an extra reference to a singleton is harmless.
-_BASELINE: dict[int, int] = {}
-
-
-def guard_singleton_refcounts(slack: int = 1024) -> None:
-    """Give back the references to None/True/False a faulty PySide6 drops (see above).
-
-    Cheap (three ``sys.getrefcount`` calls when nothing leaked); a no-op from Python 3.12
-    on, where those objects are immortal.
-    """
-    if sys.version_info >= (3, 12):
-        return
-    for obj in (None, True, False):
-        now = sys.getrefcount(obj)
-        base = _BASELINE.setdefault(id(obj), now)
-        if now < base - 64:
-            import ctypes
-
-            incref = ctypes.pythonapi.Py_IncRef
-            incref.argtypes = [ctypes.py_object]
-            for _ in range(base + slack - now):
-                incref(obj)
-
 
 class MediaFrameSource:
     """``t -> RGB`` over a video file (opened on first use, in the thread that decodes).
@@ -118,7 +87,6 @@ class Player(QObject):
     def __init__(self, parent: QObject | None = None, *, output: AudioOutput | None = None,
                  tick_ms: int = 8) -> None:  # fmt: skip
         super().__init__(parent)
-        guard_singleton_refcounts()
         self._res = _Resources(output if output is not None else default_output())
         res = self._res
         self.destroyed.connect(lambda *_: res.shutdown())
@@ -415,7 +383,6 @@ class Player(QObject):
             self.message.emit(f"Cannot show the video: {pf.error}")
 
     def _tick(self) -> None:
-        guard_singleton_refcounts()
         if self._state != PLAYING:
             self._timer.stop()
             return

@@ -8,9 +8,10 @@ inside its bounding box, so a small object on a 1080p frame costs little.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 
 from ..core.palette import PALETTE
 
@@ -102,23 +103,43 @@ class FillLayer:
     box: tuple[int, int, int, int] | None = None
 
 
+def _pixel32(rgb: tuple[int, int, int], alpha: int) -> np.uint32:
+    """One premultiplied BGRA pixel as the uint32 the buffer's 32-bit view holds."""
+    return premultiplied(rgb, alpha).view(np.uint32)[0]
+
+
+_STRIPES: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _stripes(shape: tuple[int, int]) -> np.ndarray:
+    """Diagonal hatching of a whole frame (bool), computed once per frame size."""
+    found = _STRIPES.get(shape)
+    if found is None:
+        h, w = shape
+        found = (np.add.outer(np.arange(h), np.arange(w)) % HATCH_PERIOD) < (HATCH_PERIOD // 2)
+        if len(_STRIPES) > 8:
+            _STRIPES.clear()
+        _STRIPES[shape] = found
+    return found
+
+
 def paint_fills(out: np.ndarray, layers: list[FillLayer], alpha: int) -> np.ndarray:
     """Fill ``layers`` (in order, later on top) into a premultiplied BGRA buffer ``out``."""
+    out32 = out.view(np.uint32)[..., 0]  # one uint32 per pixel: masked copies are 20x faster
     for layer in layers:
         box = layer.box if layer.box is not None else mask_box(layer.mask)
         if box is None:
             continue
         top, left, bottom, right = box
-        crop = np.asarray(layer.mask[top:bottom, left:right]) != 0
-        region = out[top:bottom, left:right]
+        m = np.asarray(layer.mask[top:bottom, left:right])
+        crop = m.view(bool) if m.dtype == np.uint8 and m.max(initial=0) <= 1 else m != 0
+        region = out32[top:bottom, left:right]
         if layer.hatched:
-            yy = np.arange(top, bottom)[:, None]
-            xx = np.arange(left, right)[None, :]
-            stripe = ((yy + xx) % HATCH_PERIOD) < (HATCH_PERIOD // 2)
-            region[crop & stripe] = premultiplied(layer.colour, min(255, alpha + 60))
-            region[crop & ~stripe] = premultiplied(layer.colour, alpha // 3)
+            stripe = _stripes(out32.shape)[top:bottom, left:right]
+            np.copyto(region, _pixel32(layer.colour, alpha // 3), where=crop)
+            np.copyto(region, _pixel32(layer.colour, min(255, alpha + 60)), where=crop & stripe)
         else:
-            region[crop] = premultiplied(layer.colour, alpha)
+            np.copyto(region, _pixel32(layer.colour, alpha), where=crop)
     return out
 
 
@@ -196,3 +217,24 @@ def blend_objects(rgb: np.ndarray, layers: list[FillLayer], opacity: float = 0.5
         a = opacity * (0.6 if layer.hatched else 1.0)
         out[m] = out[m] * (1 - a) + np.asarray(layer.colour, dtype=np.float32) * a
     return out.astype(np.uint8)
+
+
+# ------------------------------------------------------------------ icons
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+_ICONS: dict[str, QIcon] = {}
+
+
+def resource_path(*parts: str) -> Path:
+    """A file under the repository's ``resources/`` folder."""
+    return RESOURCES.joinpath(*parts)
+
+
+def icon(name: str) -> QIcon:
+    """The SVG icon ``resources/icons/<name>.svg`` (an empty icon if it is missing)."""
+    found = _ICONS.get(name)
+    if found is None:
+        path = resource_path("icons", f"{name}.svg")
+        found = QIcon(str(path)) if path.is_file() else QIcon()
+        _ICONS[name] = found
+    return found

@@ -54,7 +54,6 @@ from ..core.playback import (
     vggish_window,
     waveform_image,
 )
-from .player import guard_singleton_refcounts
 from .qimage import rgb_to_qimage, rgba_to_qimage
 from .workers import JobWorker, start
 
@@ -432,7 +431,6 @@ class TimelineWidget(QWidget):
         self.update()
 
     def paintEvent(self, event) -> None:
-        guard_singleton_refcounts()
         dpr = self.devicePixelRatioF()
         key = (self.width(), self.height(), dpr, self._view_start, self.pixels_per_second(),
                self._computing, self._peaks is not None, self._error)  # fmt: skip

@@ -155,7 +155,7 @@ def load_system(
         avs.variant, avs.setting, st = f"ms3_{avs.backbone}", Setting.MS3, Setting.MS3
     if setting is not None and Setting.parse(setting) is not st:
         raise CheckpointError(
-            f"{path.name} is a {st.value.upper()} model, not {Setting.parse(setting).value.upper()}"
+            f"{path.name} is {_an(st)} model, not {_an(Setting.parse(setting))} model"
         )
     if vggish is None:
         raise CheckpointError(
@@ -174,7 +174,7 @@ def _studio_system(path: Path, raw: dict, setting) -> AVSSystem:
     st = Setting.parse(raw.get("setting", "s4"))
     if setting is not None and Setting.parse(setting) is not st:
         raise CheckpointError(
-            f"{path.name} is a {st.value.upper()} model, not {Setting.parse(setting).value.upper()}"
+            f"{path.name} is {_an(st)} model, not {_an(Setting.parse(setting))} model"
         )
     builders = _studio_builders()
     if arch not in builders:
@@ -210,3 +210,8 @@ def _official_builder(setting: Setting, config: dict) -> AVSSystem:
         raise CheckpointError("an 'official' AVS Studio model file must name its variant")
     info = SystemInfo(setting, "official", variant)
     return AVSSystem(build_vggish(), build(variant, config.get("tpavi_mode", "fast")), info)
+
+
+def _an(setting: Setting) -> str:
+    """'an S4', 'an MS3', 'an AVSS' (each name is read letter by letter)."""
+    return f"an {setting.value.upper()}"
