@@ -191,10 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_model import add_propose_parser
     from .cli_project import add_project_parser
     from .cli_report import add_report_parser
+    from .cli_train import add_train_parser
 
     add_propose_parser(sub)
     add_project_parser(sub)
     add_report_parser(sub)
+    add_train_parser(sub)
     return p
 
 

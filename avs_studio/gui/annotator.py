@@ -349,6 +349,11 @@ class AnnotatorWindow(EditingMixin, FilesMixin, QMainWindow):
         m.addAction(ids["export"])
         m.addAction(ids["import_masks"])
         m.addSeparator()
+        act = m.addAction(icon("open"), "&Review Predictions…")  # the review window (review_window.py)
+        act.setObjectName("review_predictions")
+        act.setStatusTip("Open a model's predictions against ground truth: official figures, worst clips, errors")
+        act.triggered.connect(lambda: self._guarded(self.review_predictions))
+        m.addSeparator()
         m.addAction(ids["quit"])
         m = mb.addMenu("&Edit")
         for sid in ("undo", "redo", None, "new_object", "delete_object", "deselect", "choose_label"):

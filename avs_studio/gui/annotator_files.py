@@ -70,12 +70,20 @@ class FilesMixin:
         self.run_job("demo", lambda p, c: ensure_demo_project(setting, p, c), done,
                      f"Preparing the {setting.upper()} demo…")  # fmt: skip
 
-    def create_project_from_dataset(self, folder: str | Path) -> None:
-        """Create a project next to an AVSBench dataset, add its clips (worker), open it."""
+    def create_project_from_dataset(self, folder: str | Path, *, setting=None, select: str | None = None) -> None:
+        """Create a project next to an AVSBench dataset, add its clips (worker), open it.
+
+        ``setting`` picks one of a folder holding several (no question asked); ``select``
+        opens that clip once the project is open (the review's "Fix Ground Truth").
+        """
         from ..core.datasets import detect_setting
 
         folder = Path(folder)
         found = detect_setting(folder)
+        if setting is not None:  # review: the setting under review
+            from ..core.setting import Setting
+
+            found = [s for s in found if s is Setting.parse(setting)]
         if not found:
             raise AVSError(f"{folder}: not an AVSBench dataset folder")
         setting = found[0]
@@ -106,8 +114,34 @@ class FilesMixin:
         def done(report) -> None:
             self.open_project(path)
             self._report_adds(report)
+            if select is not None and self.project is not None:  # review: the clip to fix
+                self.open_clip(select)
 
         self.run_job("add", job, done, f"Adding the clips of {folder.name}…")
+
+    # ------------------------------------------------------------------ review (entry points)
+    def review_predictions(self) -> None:
+        """File > Review Predictions: the review window, beside this annotator (its project
+        offered as the ground truth)."""
+        from .review_window import ReviewWindow
+
+        win = ReviewWindow(prefs=self.prefs, annotator=self, audio_output=self._audio_output)
+        self.review_window = win
+        win.show()
+        win.open_dialog(gt=self.project.path if self.project is not None else None)
+
+    def open_project_at_clip(self, path: str | Path, clip_id: str) -> bool:
+        """Open ``clip_id`` of the project at ``path`` (opening that project first unless it is
+        the one shown); False, after a message, when the project or the clip cannot be opened."""
+        path = Path(path)
+        shown = self.project is not None and self.project.path.resolve() == path.resolve()
+        if not shown and not self.open_project(path):
+            return False
+        if clip_id not in {r.clip_id for r in self.project.clips()}:
+            self.show_error(f"{path.name} has no clip {clip_id}")
+            return False
+        self.open_clip(clip_id)
+        return True
 
     # ================================================================== adding clips, export, import
     def _require_writable(self) -> bool:

@@ -461,6 +461,13 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", default="s4", choices=["s4", "ms3", "avss"], help="which demo project to open")
     parser.add_argument("--browse", action="store_true", help="open dataset folders in the read-only browser")
     parser.add_argument("--screenshot", help="save a screenshot of the window to this PNG once it is ready, and quit")
+    # the review window (review_window.py)
+    parser.add_argument("--review", nargs=2, metavar=("PRED", "GT"),
+                        help="review predictions against ground truth (an AVSBench dataset folder or a project)")
+    parser.add_argument("--setting", choices=["s4", "ms3", "avss"], help="with --review: the setting (default: from the files)")
+    parser.add_argument("--compare", metavar="PRED2", help="with --review: a second model's predictions to compare with")
+    parser.add_argument("--split", default="test", choices=["test", "val", "train", "all"],
+                        help="with --review: the clips to score (default: test, as the official evaluation)")
     args = parser.parse_args(argv)
     problem = qt_binding_problem()
     if problem:
@@ -470,7 +477,13 @@ def run(argv: list[str] | None = None) -> int:
     from .annotator import AnnotatorWindow
 
     targets = [Path(p) for p in args.target]
-    if args.browse or (len(targets) > 1 and all(p.is_dir() for p in targets)):
+    if args.review:
+        from .review_window import ReviewWindow
+
+        win = ReviewWindow()
+        win.show()
+        win.open_review(args.review[0], args.review[1], args.setting, compare=args.compare, split=args.split)
+    elif args.browse or (len(targets) > 1 and all(p.is_dir() for p in targets)):
         win: QMainWindow = DatasetBrowser()
         win.show()
         if targets:
@@ -515,6 +528,8 @@ def _screenshot_when_idle(app: QApplication, win: QMainWindow, path: Path) -> No
     """Save the window once background work is done and a frame is shown, then quit."""
 
     def ready() -> bool:
+        if hasattr(win, "screenshot_ready"):  # the review window
+            return win.screenshot_ready()
         if isinstance(win, DatasetBrowser):
             return win.jobs.is_idle and win.clip is not None
         return win.jobs.is_idle and getattr(win, "loaded", None) is not None

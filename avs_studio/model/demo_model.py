@@ -17,13 +17,15 @@ Same structure as ``Pred_endecoder`` (spec §2-§9), scaled down:
 * audio: a small VGG-like encoder on the same VGGish log-mel examples, ``[N, 1, 96, 64]`` ->
   ``[N, 128]`` ending in ReLU like VGGish.
 
-One deliberate addition: a learned embedding of the frame's position in its 5-frame group
-(``frame_embedding``, 5 x ``channels`` per stage) is added to each neck output before TPAVI.
-TPAVI's output at a pixel is ``sum_tau (theta_p . phi_tau) g_tau / t`` over the group's five
-frames; without the embedding nothing tells a pixel which of the five audio steps is its own,
-so the model could only answer "which objects sound somewhere in these five seconds".  With
-it, ``g_tau`` can carry the frame index and the decoder can read off the pixel's own second,
-which the demo data (objects sounding in some seconds only) needs.  TPAVI's maths is unchanged.
+One deliberate addition (``frame_audio``): each neck output also receives a projection of its
+own frame's audio embedding (a per-frame bias, ``Linear(128, channels)`` per stage) before
+TPAVI.  TPAVI's output at a pixel is ``sum_tau (theta_p . phi_tau) g_tau / t`` over the five
+frames of its group, so it tells which objects sound *somewhere in those five seconds* but
+not in which second; on the demo data (objects sounding in some seconds only) a model with
+TPAVI alone learnt to mark every object that sounds at any time in the clip.  The bias gives
+the decoder the frame's own second to gate with.  TPAVI's maths is unchanged.  (An older
+option, ``frame_embedding``, adds a learned embedding of the frame's position in its group
+instead; it did not help in training and is off.)
 
 ``forward`` returns the official triple ``(logits, feature_map_list, a_fea_list)``; AVSS
 multiplies by the frame flag at the necks, the TPAVI outputs, the decoder and the logits, as
@@ -52,7 +54,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "channels": 32,
     "head": 16,
     "audio_widths": [16, 32, 64, 64],
-    "frame_embedding": True,
+    "frame_embedding": False,
+    "frame_audio": True,
 }
 
 
@@ -161,6 +164,8 @@ class DemoAVSModel(nn.Module):
             self.frame_embedding = nn.Parameter(torch.randn(4, GROUP, c) * 0.1)
         else:
             self.register_parameter("frame_embedding", None)
+        self.frame_audio = nn.ModuleList(nn.Linear(AUDIO_DIM, c) for _ in range(4)) \
+            if cfg["frame_audio"] else None
         self.output_conv = DemoHead(c, int(cfg["head"]), self.num_classes)
 
     @property
@@ -198,6 +203,8 @@ class DemoAVSModel(nn.Module):
             if self.frame_embedding is not None:
                 emb = self.frame_embedding[i].repeat(n // GROUP, 1)  # [N, C]: position n % 5
                 f = f + emb[:, :, None, None]
+            if self.frame_audio is not None:
+                f = f + self.frame_audio[i](audio)[:, :, None, None]
             if mask is not None:
                 f = f * mask
             out, a = block.forward_frames(f, audio)
