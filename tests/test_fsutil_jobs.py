@@ -83,3 +83,18 @@ def test_atomic_folders_get_the_permissions_of_a_new_folder(tmp_path):
     with atomic_dir(tmp_path / "out") as tmp:
         (tmp / "f").write_text("x")
     assert (tmp_path / "out").stat().st_mode & 0o777 == reference.stat().st_mode & 0o777
+
+
+def test_atomic_files_get_the_mode_of_a_new_file_or_keep_the_old_one(tmp_path):
+    old = os.umask(0o022)
+    try:
+        new = tmp_path / "masks.json"
+        atomic_write_text(new, "{}")
+        assert new.stat().st_mode & 0o777 == 0o644  # as open() makes it, not mkstemp's 0600
+        shared = tmp_path / "shared.json"
+        shared.write_text("{}")
+        shared.chmod(0o664)
+        atomic_write_text(shared, "[]")
+        assert shared.stat().st_mode & 0o777 == 0o664 and shared.read_text() == "[]"
+    finally:
+        os.umask(old)

@@ -12,7 +12,6 @@ import functools
 import json
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -63,14 +62,8 @@ def _fixture_model(name: str, folder: str, recipe, mode: str = "fast"):
     """Model `name` with the weights of fixture `folder` (the weights digest checked)."""
     meta = _meta(folder)
     sd = recipe(meta["weights"]["listing"], meta["weights"]["seed"])
-    digest = state_dict_digest(sd)
-    if digest != meta["weights"]["digest"]:
-        # Known spec issue (reported): the recorded digests of the four model fixtures do
-        # not match tools/reference_weights.py, although the weights reproduce the official
-        # logits to 1e-5 (which any differing weight actually used would break).  The
-        # VGGish fixture's digest does match and is asserted below.
-        warnings.warn(f"{folder}: recipe digest {digest[:12]} != recorded "
-                      f"{meta['weights']['digest'][:12]}", stacklevel=2)
+    # The recipe must give exactly the weights the official run used.
+    assert state_dict_digest(sd) == meta["weights"]["digest"], f"{folder}: recipe digest differs"
     model = avs_model.build(name, tpavi_mode=mode)
     model.load_state_dict(sd, strict=True)
     return model.eval()

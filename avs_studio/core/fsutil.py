@@ -36,6 +36,12 @@ def atomic_path(dest: str | os.PathLike[str], *, suffix: str | None = None) -> I
     try:
         yield tmp
         _fsync_file(tmp)
+        # mkstemp makes 0600: give the file the mode it had, or the one open() would give.
+        try:
+            mode = dest.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        tmp.chmod(mode)
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
