@@ -11,6 +11,7 @@ epoch (the model file, ``<stem>.resume.pt`` and the logs); a second one aborts a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import signal
@@ -42,6 +43,20 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _arch_option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with a JSON value (``frame_gate=false``, ``channels=48``)."""
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        raise argparse.ArgumentTypeError(f"{key}: {value!r} is not a JSON value "
+                                         "(true, false, a number, a list)") from None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Run a training job with a progress bar; Ctrl-C stops cleanly after the current batch."""
     # Idle OpenMP threads sleep instead of spinning: on a shared or busy CPU spinning threads
@@ -55,7 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_clips=args.batch_clips, lr=args.lr, seed=args.seed,
         train_split=args.train_split, val_split=None if args.val_split == "none" else args.val_split,
         lambda_avm=args.lambda_avm, augment=not args.no_augment, max_clips=args.max_clips,
-        threads=args.threads, schedule=args.schedule,
+        threads=args.threads, schedule=args.schedule, demo_config=dict(args.arch or []),
     )  # fmt: skip
     token = CancelToken()
     quiet = bool(getattr(args, "quiet", False))
@@ -91,6 +106,8 @@ def _command_line(args: argparse.Namespace) -> str:
                         ("--threads", args.threads)):
         if value is not None:
             words += [flag, str(value)]
+    for key, value in args.arch or []:
+        words += ["--arch", f"{key}={json.dumps(value)}"]
     words += [flag for flag, on in (("--no-augment", args.no_augment), ("--resume", args.resume),
                                     ("--overwrite", args.overwrite)) if on]
     return " ".join(shlex.quote(str(w)) for w in words)
@@ -141,6 +158,9 @@ def add_train_parser(subparsers) -> None:
     t.add_argument("--init", default="demo", metavar="demo|PATH",
                    help="'demo' (default): the demo architecture from scratch; or an official "
                         "checkpoint (needs --vggish) or an AVS Studio model file to fine-tune")
+    t.add_argument("--arch", type=_arch_option, action="append", metavar="KEY=VALUE",
+                   help="an option of the demo architecture (repeatable), e.g. frame_gate=true; "
+                        "with --init MODEL.pt, new layers start fresh and the rest is kept")
     t.add_argument("--vggish", metavar="PATH", help="VGGish weights (vggish-10086976.pth) for "
                                                     "an official checkpoint")
     t.add_argument("--epochs", type=_positive_int, default=10)

@@ -225,3 +225,30 @@ def test_fine_tuning_an_official_variant_keeps_vggish_frozen(demo_root, tmp_path
     before = torch.load(ckpt, weights_only=True)
     after = system.avs.state_dict()
     assert not torch.equal(before["output_conv.4.weight"], after["output_conv.4.weight"])
+
+
+def test_an_architecture_option_added_when_fine_tuning_starts_as_the_identity(demo_root, tmp_path):
+    """S4 -> MS3 with the per-frame audio gate added (how the MS3 demo model was made): the
+    new layers start fresh, everything else is carried over, and the model computes exactly
+    what it did before training."""
+    from avs_studio.model.demo_model import build_demo_system, full_config
+    from avs_studio.model.system import save_system
+    from avs_studio.model.train import _init_system
+
+    torch.manual_seed(4)
+    config = full_config({"frame_gate": False})
+    s4 = build_demo_system("s4", config)
+    path = tmp_path / "s4.pt"
+    save_system(path, s4, config=config)
+    s4 = load_system(path)
+    options = TrainOptions(setting=Setting.MS3, init=str(path), demo_config={"frame_gate": True})
+    ms3, new_config = _init_system(options)
+    assert new_config["frame_gate"] is True and ms3.setting is Setting.MS3
+    fresh = ms3.info.extra["fresh_tensors"]
+    assert fresh and all(".frame_gate." in name for name in fresh)
+    frames, log_mel = torch.randn(5, 3, 224, 224), torch.randn(5, 1, 96, 64)
+    with torch.inference_mode():
+        assert torch.equal(ms3.eval()(frames, log_mel), s4.eval()(frames, log_mel))
+    # A malformed option is refused by the parser.
+    with pytest.raises(SystemExit):
+        _cli(["train", "DATA", "--setting", "ms3", "--out", "x.pt", "--arch", "frame_gate"])

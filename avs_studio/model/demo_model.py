@@ -23,9 +23,15 @@ TPAVI.  TPAVI's output at a pixel is ``sum_tau (theta_p . phi_tau) g_tau / t`` o
 frames of its group, so it tells which objects sound *somewhere in those five seconds* but
 not in which second; on the demo data (objects sounding in some seconds only) a model with
 TPAVI alone learnt to mark every object that sounds at any time in the clip.  The bias gives
-the decoder the frame's own second to gate with.  TPAVI's maths is unchanged.  (An older
-option, ``frame_embedding``, adds a learned embedding of the frame's position in its group
-instead; it did not help in training and is off.)
+the decoder the frame's own second to gate with.  That is enough for S4 (one sounding kind
+per clip: TPAVI finds the kind, the bias says whether anything sounds in this second), not
+for MS3: there every object of a clip sounds in some second, and a model with the bias
+alone learnt "all objects whenever anything sounds".  So ``frame_gate`` also scales each
+channel by its frame's audio (``f * (1 + Linear(audio))``, FiLM-style, zero-initialised so
+that it starts as the identity), which lets a channel that carries one kind of object pass
+only in the seconds that kind is heard.  TPAVI's maths is unchanged.  (An older option,
+``frame_embedding``, adds a learned embedding of the frame's position in its group instead;
+it did not help in training and is off.)
 
 ``forward`` returns the official triple ``(logits, feature_map_list, a_fea_list)``; AVSS
 multiplies by the frame flag at the necks, the TPAVI outputs, the decoder and the logits, as
@@ -56,6 +62,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "audio_widths": [16, 32, 64, 64],
     "frame_embedding": False,
     "frame_audio": True,
+    "frame_gate": True,
 }
 
 
@@ -166,6 +173,12 @@ class DemoAVSModel(nn.Module):
             self.register_parameter("frame_embedding", None)
         self.frame_audio = nn.ModuleList(nn.Linear(AUDIO_DIM, c) for _ in range(4)) \
             if cfg["frame_audio"] else None
+        self.frame_gate = None
+        if cfg["frame_gate"]:
+            self.frame_gate = nn.ModuleList(nn.Linear(AUDIO_DIM, c) for _ in range(4))
+            for lin in self.frame_gate:  # starts as the identity: a model without it, unchanged
+                nn.init.zeros_(lin.weight)
+                nn.init.zeros_(lin.bias)
         self.output_conv = DemoHead(c, int(cfg["head"]), self.num_classes)
 
     @property
@@ -203,6 +216,8 @@ class DemoAVSModel(nn.Module):
             if self.frame_embedding is not None:
                 emb = self.frame_embedding[i].repeat(n // GROUP, 1)  # [N, C]: position n % 5
                 f = f + emb[:, :, None, None]
+            if self.frame_gate is not None:
+                f = f * (1.0 + self.frame_gate[i](audio))[:, :, None, None]
             if self.frame_audio is not None:
                 f = f + self.frame_audio[i](audio)[:, :, None, None]
             if mask is not None:

@@ -282,8 +282,9 @@ def _init_system(options: TrainOptions) -> tuple[AVSSystem, dict]:
         del raw
         system = load_system(path)
         config = dict(system.info.extra.get("config", {}))
-        if system.setting is not setting:
-            system, config, left = _switch_setting(system, config, setting)
+        wanted = {**config, **options.demo_config}  # architecture options added for this run
+        if system.setting is not setting or wanted != config:
+            system, config, left = _switch_setting(system, wanted, setting)
             system.info.extra["fresh_tensors"] = left
         return system, config
     del raw
@@ -309,8 +310,9 @@ def _init_system(options: TrainOptions) -> tuple[AVSSystem, dict]:
 def _switch_setting(system: AVSSystem, config: dict, setting: Setting
                     ) -> tuple[AVSSystem, dict, list[str]]:
     """Start training of ``setting`` from a model of another setting (the official MS3
-    script's ``--load_s4_params`` generalised): a fresh system of the same architecture for
-    ``setting`` receives every weight whose name and shape match.  S4 and MS3 share all of
+    script's ``--load_s4_params`` generalised), or with architecture options added to the
+    demo model's ``config``: a fresh system for ``setting`` and ``config`` receives every
+    weight whose name and shape match.  S4 and MS3 share all of
     them; towards or from AVSS the output layer (1 vs 71 classes) and the audio projection's
     bias (absent in AVSS) stay freshly initialised.  Returns the names left untransferred."""
     from .system import SystemInfo
