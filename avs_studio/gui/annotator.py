@@ -254,15 +254,7 @@ class AnnotatorWindow(EditingMixin, FilesMixin, QMainWindow):
 
     # ------------------------------------------------------------------ actions
     def _action(self, sid: str, slot: Callable[[], Any], *, icon_name: str = "", checkable: bool = False) -> QAction:
-        s = BY_ID[sid]
-        act = QAction(s.title, self)
-        act.setObjectName(sid)
-        act.setShortcuts(s.sequences())
-        act.setToolTip(f"{s.title} ({s.key_text()})")
-        act.setStatusTip(s.help)
-        act.setCheckable(checkable)
-        if icon_name:
-            act.setIcon(icon(icon_name))
+        act = BY_ID[sid].action(self, icon_name=icon_name, checkable=checkable)
         if checkable:
             act.toggled.connect(lambda _on: slot())
         else:

@@ -359,15 +359,7 @@ class ReviewWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.jobs)
 
     def _action(self, sid: str, slot, *, icon_name: str = "", checkable: bool = False) -> QAction:
-        s = _BY_ID[sid]
-        act = QAction(s.title, self)
-        act.setObjectName(sid)
-        act.setShortcuts(s.sequences())
-        act.setToolTip(f"{s.title} ({s.key_text()})")
-        act.setStatusTip(s.help)
-        act.setCheckable(checkable)
-        if icon_name:
-            act.setIcon(icon(icon_name))
+        act = _BY_ID[sid].action(self, icon_name=icon_name, checkable=checkable)
         if checkable:
             act.toggled.connect(slot)
         else:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtGui import QKeySequence
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QKeySequence
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,20 @@ class Shortcut:
                 if seq not in seqs:
                     seqs.append(seq)
         return seqs
+
+    def action(self, parent: QObject, *, icon_name: str = "", checkable: bool = False) -> QAction:
+        """A new (unconnected) QAction for this command: title, keys, tooltip, status tip."""
+        from .qimage import icon
+
+        act = QAction(self.title, parent)
+        act.setObjectName(self.id)
+        act.setShortcuts(self.sequences())
+        act.setToolTip(f"{self.title} ({self.key_text()})")
+        act.setStatusTip(self.help)
+        act.setCheckable(checkable)
+        if icon_name:
+            act.setIcon(icon(icon_name))
+        return act
 
     def key_text(self) -> str:
         """Keys as the sheet shows them: "Ctrl+Z", "Ctrl+Shift+Z or Ctrl+Y"."""
