@@ -130,6 +130,9 @@ def run_literal(variant: str, data: str, out: str, device: str) -> dict:
     from avs_studio.model.engine import prepare_clip
 
     system = build_system(variant).to(device)
+    if device.startswith("cuda"):  # as the engine: no TF32 (cuDNN allows it by default)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     if hasattr(system.avs, "set_tpavi_mode"):
         system.avs.set_tpavi_mode("literal")
     else:  # the demo model: its TPAVI blocks are the official module
