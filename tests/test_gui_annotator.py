@@ -448,6 +448,7 @@ def test_bad_input_shows_a_message_and_leaves_the_project_as_it_was(make_window,
     # an edit the project refuses (read-only) changes nothing either
     win.close_project()
     blocker = Project.open(path)  # another program holds the project
+    question = QMessageBox.question
     try:
         QMessageBox.question = staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes)
         open_project(qtbot, win, path)
@@ -457,7 +458,7 @@ def test_bad_input_shows_a_message_and_leaves_the_project_as_it_was(make_window,
         assert not win.session.objects(0)
         assert "read-only" in win.statusBar().currentMessage()
     finally:
-        del QMessageBox.question
+        QMessageBox.question = question  # put Qt's back: later tests patch it too
         win.close_project()
         blocker.close()
     assert win.isVisible()
