@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,9 @@ import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_review import timed
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QTableView
@@ -55,16 +56,6 @@ def synthetic(n: int, seed: int = 0) -> ReviewTable:
         frame_padded=np.zeros((n, 5), bool), miou_b=np.clip(miou + rng.normal(0.02, 0.1, n), 0, 1),
         fscore_b=fscore,
     )  # fmt: skip
-
-
-def timed(fn, repeat: int) -> float:
-    """Median milliseconds of ``fn()``."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
 
 
 def make_view(model) -> QTableView:
