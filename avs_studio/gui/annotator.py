@@ -15,9 +15,7 @@ message and leave the project as it was.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
@@ -61,15 +59,18 @@ from .qimage import icon, object_colour
 from .settings import Preferences
 from .shortcuts import BY_ID, sheet_html
 from .tools import make_tools
+from .window_actions import ActionsMixin
 from .workers import JobBar
 
 
-class AnnotatorWindow(EditingMixin, FilesMixin, QMainWindow):
+class AnnotatorWindow(EditingMixin, FilesMixin, ActionsMixin, QMainWindow):
     """AVS Studio's annotator window.
 
     ``engine_factory(setting)`` replaces loading the model (tests inject a fake engine);
     ``audio_output`` replaces the default sound sink.
     """
+
+    shortcuts_by_id = BY_ID
 
     def __init__(self, *, prefs: Preferences | None = None, engine_factory=None, audio_output=None) -> None:
         super().__init__()
@@ -253,16 +254,6 @@ class AnnotatorWindow(EditingMixin, FilesMixin, QMainWindow):
         return player
 
     # ------------------------------------------------------------------ actions
-    def _action(self, sid: str, slot: Callable[[], Any], *, icon_name: str = "", checkable: bool = False) -> QAction:
-        act = BY_ID[sid].action(self, icon_name=icon_name, checkable=checkable)
-        if checkable:
-            act.toggled.connect(lambda _on: slot())
-        else:
-            act.triggered.connect(lambda _=False: self._guarded(slot))
-        self.addAction(act)
-        self.actions_by_id[sid] = act
-        return act
-
     def _build_actions(self) -> None:
         self.actions_by_id: dict[str, QAction] = {}
         a = self._action
@@ -498,21 +489,6 @@ class AnnotatorWindow(EditingMixin, FilesMixin, QMainWindow):
                 act.setText(text)
 
     # ================================================================== errors and jobs
-    def show_error(self, message: str, title: str = "AVS Studio") -> None:
-        """Tell the user what went wrong; the window and the project carry on as they were."""
-        self.statusBar().showMessage(message.splitlines()[0], 10000)
-        QMessageBox.warning(self, title, message)
-
-    def _guarded(self, fn: Callable[[], Any]) -> Any:
-        """Run a user action; an AVSError becomes a message, never a dead window."""
-        try:
-            return fn()
-        except AVSError as exc:
-            self.show_error(str(exc))
-        except OSError as exc:
-            self.show_error(f"{exc.filename or ''}: {exc.strerror or exc}".strip(": "))
-        return None
-
     def run_job(self, kind: str, fn, on_done, message: str, **kw):
         """Run a core job in the background (status-bar progress, Cancel)."""
         kw.setdefault("on_failed", self.show_error)
@@ -812,8 +788,8 @@ class AnnotatorWindow(EditingMixin, FilesMixin, QMainWindow):
         (self.hidden.discard if visible else self.hidden.add)(instance_id)
         self.refresh_objects()
 
-    def _toggle_objects(self) -> None:
-        self.canvas.set_objects_visible(self.actions_by_id["toggle_objects"].isChecked())
+    def _toggle_objects(self, on: bool) -> None:
+        self.canvas.set_objects_visible(on)
 
     def select_object(self, instance_id: int | None) -> None:
         """Select an object (the brush paints into it, Delete removes it)."""
@@ -849,8 +825,7 @@ class AnnotatorWindow(EditingMixin, FilesMixin, QMainWindow):
             return
         self.player.play_frame_window(self.frame_index, loop=self.actions_by_id["loop_window"].isChecked())
 
-    def _on_loop_toggled(self) -> None:
-        on = self.actions_by_id["loop_window"].isChecked()
+    def _on_loop_toggled(self, on: bool) -> None:
         self.prefs.loop_window = on
         if self.player is not None and self.player.window is not None and self.player.state == "playing":
             self.play_window()

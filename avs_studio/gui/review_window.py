@@ -59,6 +59,7 @@ from .review_plots import PlotsPanel
 from .review_table import FRAMES_KEY, FilterBar, FrameBarsDelegate, ReviewTableModel
 from .settings import Preferences
 from .shortcuts import Shortcut
+from .window_actions import ActionsMixin
 from .workers import JobBar
 
 __all__ = ["REVIEW_SHORTCUTS", "ReviewWindow"]
@@ -240,13 +241,15 @@ class FiguresBar(QFrame):
 # ====================================================================== the window
 
 
-class ReviewWindow(QMainWindow):
+class ReviewWindow(ActionsMixin, QMainWindow):
     """AVS Studio's review window (see the module docstring).
 
     ``annotator`` is the annotator window "Fix Ground Truth" uses (one is made when needed,
     by ``annotator_factory`` when given); ``audio_output`` replaces the default sound sink.
     """
 
+    shortcuts_by_id = _BY_ID
+    error_title = "AVS Studio review"
     #: Emitted when a review has been computed and shown.
     reviewReady = Signal()
     #: Emitted with the clip id when a clip's frames are shown.
@@ -358,16 +361,6 @@ class ReviewWindow(QMainWindow):
         self._build_toolbar()
         self.statusBar().addPermanentWidget(self.jobs)
 
-    def _action(self, sid: str, slot, *, icon_name: str = "", checkable: bool = False) -> QAction:
-        act = _BY_ID[sid].action(self, icon_name=icon_name, checkable=checkable)
-        if checkable:
-            act.toggled.connect(slot)
-        else:
-            act.triggered.connect(lambda _=False: self._guarded(slot))
-        self.addAction(act)
-        self.actions_by_id[sid] = act
-        return act
-
     def _build_actions(self) -> None:
         self.actions_by_id: dict[str, QAction] = {}
         a = self._action
@@ -455,20 +448,6 @@ class ReviewWindow(QMainWindow):
         self.diff_b_action.setVisible(compared)
 
     # ================================================================== errors
-    def show_error(self, message: str, title: str = "AVS Studio review") -> None:
-        """Tell the user what went wrong; the window carries on as it was."""
-        self.statusBar().showMessage(message.splitlines()[0] if message else title, 10000)
-        QMessageBox.warning(self, title, message)
-
-    def _guarded(self, fn):
-        try:
-            return fn()
-        except AVSError as exc:
-            self.show_error(str(exc))
-        except OSError as exc:
-            self.show_error(f"{exc.filename or ''}: {exc.strerror or exc}".strip(": "))
-        return None
-
     # ================================================================== opening a review
     def open_dialog(self, *, gt: str | Path | None = None) -> None:
         """Review ▸ Open Review: choose the folders, then score them in the background."""
