@@ -29,33 +29,21 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_review import timed
+from bench_review import build, timed
+from bench_review import synthetic as review_columns
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QTableView
 
-from avs_studio.core.palette import S4_CATEGORIES
 from avs_studio.core.review_data import ReviewTable
 
 TARGET_MS = 50.0
 
 
 def synthetic(n: int, seed: int = 0) -> ReviewTable:
-    """A review table shaped like a real one: skewed scores, a few clips without a value."""
-    rng = np.random.default_rng(seed)
-    miou = rng.beta(5, 2, n)
-    miou[rng.random(n) < 0.01] = np.nan
-    fscore = np.clip(miou + rng.normal(0, 0.05, n), 0, 1)
-    frames = rng.beta(5, 2, (n, 5))
-    letters = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789-_")
-    ids = [f"{''.join(rng.choice(letters, 11))}_{i}" for i in range(n)]
-    cats = [S4_CATEGORIES[i] for i in rng.integers(0, len(S4_CATEGORIES), n)]
-    return ReviewTable.from_columns(
-        ids, miou, fscore, categories=cats, frames=np.full(n, 5), gt_size=rng.beta(2, 8, n),
-        frame_iou=frames, frame_fscore=frames, frame_gt_size=rng.beta(2, 8, (n, 5)),
-        frame_padded=np.zeros((n, 5), bool), miou_b=np.clip(miou + rng.normal(0.02, 0.1, n), 0, 1),
-        fscore_b=fscore,
-    )  # fmt: skip
+    """The review table of ``bench_review.py``'s synthetic per-clip scores (5 frames, a
+    second model, skewed scores, a few clips without a value)."""
+    return build(review_columns(n, seed))
 
 
 def make_view(model) -> QTableView:

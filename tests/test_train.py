@@ -3,7 +3,6 @@ resuming, refusing to overwrite, cancelling, and fine-tuning an official variant
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from avs_studio.cli_train import add_train_parser
+from avs_studio.cli import build_parser
 from avs_studio.core.errors import AVSError
 from avs_studio.core.jobs import CancelToken
 from avs_studio.core.setting import Setting
@@ -111,10 +110,8 @@ def test_avss_loss_is_cross_entropy_weighted_by_the_gt_flag():
 
 
 def _cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="avs-studio")
-    parser.add_argument("-q", "--quiet", action="store_true")
-    add_train_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
+    """``avs-studio ARGV`` through the real parser, errors raised rather than printed."""
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 
