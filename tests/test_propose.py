@@ -190,6 +190,31 @@ def test_avss_proposals_write_ten_colour_masks_and_exact_scores(demo_root, tmp_p
     assert _is_done_for(out, clips[0].clip_id, ["avsbench", "scores", "coco"])
 
 
+def test_what_a_crash_leaves_mid_write_is_not_read_as_a_clip(demo_root, tmp_path):
+    """A killed run can leave ``.avs-tmp-*`` files and folders (a score file, a mask folder,
+    a marker being written): readers must not take them for clips."""
+    from avs_studio.core.export.png import read_png_masks
+
+    root = demo_root("ms3", 3, 0)
+    out = tmp_path / "props"
+    propose(root, tiny_system("ms3"), out, probs=True, workers=0)
+    clip_ids = {c.clip_id for c in open_dataset(root).clips()}
+    before = evaluate(out, root, "ms3", split=None).result
+    first = sorted(clip_ids)[0]
+    shutil.copy(out / "scores" / f"{first}.npz", out / "scores" / ".avs-tmp-half.npz")
+    shutil.copytree(out / "pred_masks" / first, out / "pred_masks" / ".avs-tmp-half")
+    (out / STATE_DIR / "done" / ".avs-tmp-half.json").write_text("{")
+    assert Predictions(out, "ms3").clip_ids() == clip_ids
+    assert Predictions(out / "pred_masks", "ms3").clip_ids() == clip_ids
+    assert evaluate(out, root, "ms3", split=None).result == before
+    png = tmp_path / "png"
+    propose(root, tiny_system("ms3"), png, fmt="png", workers=0)
+    shutil.copytree(png / first, png / ".avs-tmp-half")
+    assert {f.clip_id for f in read_png_masks(png, "ms3").frames} == clip_ids
+    again = propose(root, tiny_system("ms3"), out, probs=True, workers=0)
+    assert sorted(again.skipped) == sorted(clip_ids) and not again.done
+
+
 def _is_done_for(out: Path, clip_id: str, kinds: list[str]) -> bool:
     from avs_studio.model.propose import _is_done
 
@@ -304,6 +329,11 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _markers(done_dir: Path) -> list[Path]:
+    """Finished markers only: a marker being written is a temporary that also ends in .json."""
+    return [p for p in done_dir.glob("*.json") if not is_temporary(p)] if done_dir.is_dir() else []
+
+
 def test_a_run_killed_mid_way_leaves_whole_files_and_resumes_to_the_same_result(demo_root, tmp_path):
     root = demo_root("s4", 6, 0)
     out = tmp_path / "killed"
@@ -319,7 +349,7 @@ def test_a_run_killed_mid_way_leaves_whole_files_and_resumes_to_the_same_result(
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             workers.update(_children(proc.pid))
-            if done_dir.is_dir() and len(list(done_dir.glob("*.json"))) >= 2:
+            if len(_markers(done_dir)) >= 2:
                 break
             assert proc.poll() is None, "the run ended before it could be killed"
             time.sleep(0.05)
@@ -328,7 +358,7 @@ def test_a_run_killed_mid_way_leaves_whole_files_and_resumes_to_the_same_result(
     finally:
         if proc.poll() is None:
             proc.kill()
-    marked = len(list(done_dir.glob("*.json")))
+    marked = len(_markers(done_dir))
     assert 2 <= marked < 6
     for p in out.rglob("*"):
         if p.is_file() and not is_temporary(p):
@@ -424,7 +454,7 @@ def test_ctrl_c_on_the_command_finishes_the_batch_and_exits_130(demo_root, tmp_p
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        while not list((out / STATE_DIR / "done").glob("*.json")) and time.monotonic() < deadline:
+        while not _markers(out / STATE_DIR / "done") and time.monotonic() < deadline:
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .clip import MODEL_SIZE, Clip
 from .errors import FormatError
-from .fsutil import safe_join
+from .fsutil import is_temporary, safe_join
 from .masks import open_image, read_label_mask, resize_nearest
 from .palette import colour_to_index
 from .scores import read_score_file
@@ -45,6 +45,8 @@ class Predictions:
         scores = self.root / "scores"
         base = scores if scores.is_dir() else self.root
         for f in sorted(base.glob("*.npz")):
+            if is_temporary(f):  # a write cut short by a crash, not a clip
+                continue
             self._files[f.stem] = f
         if self._files:
             self.layout = "scores"
@@ -56,7 +58,7 @@ class Predictions:
             self._png = read_png_masks(self.root, self.setting).by_clip()
             return
         official = self.root / "pred_masks" if (self.root / "pred_masks").is_dir() else self.root
-        for d in sorted(p for p in official.rglob("*") if p.is_dir()):
+        for d in sorted(p for p in official.rglob("*") if p.is_dir() and not is_temporary(p)):
             if any(_clip_file(f, d.name) for f in d.iterdir()):
                 if d.name in self._dirs:
                     raise FormatError(f"{self.root}: clip {d.name!r} appears twice ({self._dirs[d.name]}, {d})")

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.errors import AVSError
+from ..core.fsutil import is_temporary
 from ..core.project import PROJECT_SUFFIX
 from ..core.setting import Setting
 
@@ -92,7 +93,7 @@ def _prediction_settings(pred: Path) -> list[Setting]:
         except ValueError:
             return []
     scores = pred / "scores" if (pred / "scores").is_dir() else pred
-    first = next(iter(sorted(scores.glob("*.npz"))), None)
+    first = next(iter(sorted(p for p in scores.glob("*.npz") if not is_temporary(p))), None)
     if first is not None:
         try:
             with zipfile.ZipFile(first) as z:

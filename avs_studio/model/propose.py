@@ -60,6 +60,7 @@ from ..core.fsutil import (
     atomic_dir,
     atomic_write_text,
     check_component,
+    is_temporary,
     remove_stale_temporaries,
     safe_join,
 )
@@ -792,6 +793,8 @@ def _markers_in_order(out: Path, disc: Discovery) -> list[dict]:
     """Markers of this input's clips in input order, then any others in the folder by name."""
     found = {}
     for p in sorted((out / STATE_DIR / "done").glob("*.json")):
+        if is_temporary(p):
+            continue
         m = _read_marker(out, p.stem)
         if m is not None:
             found[p.stem] = m

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FormatError, MaskError
-from ..fsutil import atomic_dir, atomic_write_text, check_component, safe_join
+from ..fsutil import atomic_dir, atomic_write_text, check_component, is_temporary, safe_join
 from ..jobs import CancelToken, Progress, no_progress
 from ..masks import open_image, write_binary_mask, write_index_mask
 from ..palette import NUM_CLASSES
@@ -107,7 +107,7 @@ def read_png_masks(folder: str | os.PathLike[str], setting: Setting | str | None
         raise FormatError(f"{folder}: no {MANIFEST}; pass --setting to read <clip>/<frame>.png files")
     resolved = Setting.parse(setting)
     out = MaskSet(resolved, info={"source": str(folder)})
-    for clip_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+    for clip_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not is_temporary(p)):
         for f in sorted(clip_dir.iterdir(), key=lambda p: (len(p.name), p.name)):
             m = _NAME.match(f.name)
             if m:
