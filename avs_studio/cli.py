@@ -14,7 +14,14 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .cli_common import EXIT_INTERRUPTED, EXIT_PARTIAL, EXIT_USER_ERROR, parse_size, progress_bar
+from .cli_common import (
+    EXIT_INTERRUPTED,
+    EXIT_PARTIAL,
+    EXIT_USER_ERROR,
+    logmel_pickle_writer,
+    parse_size,
+    progress_bar,
+)
 from .core.errors import AVSError
 from .core.jobs import CancelToken
 from .core.setting import Setting
@@ -28,7 +35,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
     writer = None
     if Setting.parse(args.setting).is_binary and not args.no_pickles:
-        writer = _logmel_pickle_writer()
+        writer = logmel_pickle_writer()
     t0 = time.perf_counter()
     with progress_bar(f"demo {args.setting}", "clip", quiet=args.quiet) as prog:
         root = write_demo_dataset(
@@ -38,16 +45,6 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     pkl = "" if writer is not None or not Setting.parse(args.setting).is_binary else " (no log-mel pickles)"
     print(f"wrote {args.clips} {args.setting.upper()} clips to {root} in {time.perf_counter() - t0:.1f} s{pkl}")
     return 0
-
-
-def _logmel_pickle_writer():
-    """The official ``.pkl`` writer (a pickled torch tensor), or None without torch."""
-    try:
-        from .model.official_io import save_logmel_pickle
-    except ImportError:
-        print("note: torch is not installed, so audio_log_mel/*.pkl files are not written", file=sys.stderr)
-        return None
-    return save_logmel_pickle
 
 
 def cmd_info(args: argparse.Namespace) -> int:

@@ -50,3 +50,11 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def logmel_pickle_writer():
+    """The official ``audio_log_mel/*.pkl`` writer (a pickled torch tensor), or None without torch."""
+    try:
+        from .model.official_io import save_logmel_pickle
+    except ImportError:
+        print("note: torch is not installed, so audio_log_mel/*.pkl files are not written", file=sys.stderr)
+        return None
+    return save_logmel_pickle

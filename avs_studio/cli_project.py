@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from .cli_common import progress_bar
+from .cli_common import logmel_pickle_writer, progress_bar
 from .core.errors import AVSError
 from .core.jobs import CancelToken
 from .core.setting import Setting
@@ -111,7 +111,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     writer = None
     if args.to in ("avsbench-s4", "avsbench-ms3") and not args.no_media:
-        writer = _logmel_pickle_writer()
+        writer = logmel_pickle_writer()
     with Project.open(args.project, readonly=True) as project, \
             progress_bar(f"export {args.to}", "item", quiet=_quiet(args)) as prog:  # fmt: skip
         summary = project.export(
@@ -122,16 +122,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     _report_failures([], summary.notes)
     print(f"{summary.line()} in {time.perf_counter() - t0:.1f} s")
     return 0
-
-
-def _logmel_pickle_writer():
-    """The official ``audio_log_mel/*.pkl`` writer (a pickled torch tensor), or None without torch."""
-    try:
-        from .model.official_io import save_logmel_pickle
-    except ImportError:
-        print("note: torch is not installed, so audio_log_mel/*.pkl files are not written", file=sys.stderr)
-        return None
-    return save_logmel_pickle
 
 
 def cmd_import(args: argparse.Namespace) -> int:

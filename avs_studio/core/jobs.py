@@ -94,14 +94,19 @@ def run_batch(
     total: int | None = None,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
+    skip: type[Exception] | tuple[type[Exception], ...] = (),
+    report: BatchReport[R] | None = None,
 ) -> BatchReport[R]:
     """Apply ``work`` to each item; record user-facing errors per item and go on.
 
     :class:`AVSError` and ``OSError``/``ValueError`` from one item become an
-    :class:`ItemFailure`; a cancel request stops before the next item and marks the
-    report ``cancelled``. Programming errors of other types still propagate.
+    :class:`ItemFailure`; exceptions of the ``skip`` types count the item as skipped; a
+    cancel request stops before the next item and marks the report ``cancelled``.
+    Programming errors of other types still propagate. Results go into ``report`` (a
+    fresh :class:`BatchReport` unless a subclass instance is given).
     """
-    report: BatchReport[R] = BatchReport()
+    if report is None:
+        report = BatchReport()
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
     progress(0, total, "")
@@ -112,6 +117,8 @@ def run_batch(
         label = name(item)
         try:
             report.results.append(work(item))
+        except skip:
+            report.skipped += 1
         except Cancelled:
             report.cancelled = True
             break

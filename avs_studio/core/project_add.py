@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .datasets.common import SPLITS
-from .errors import AVSError, Cancelled, DatasetError, MediaError
-from .jobs import BatchReport, CancelToken, ItemFailure, Progress, no_progress
+from .errors import DatasetError, MediaError
+from .jobs import BatchReport, CancelToken, Progress, no_progress, run_batch
 from .project_errors import ProjectError
 from .project_media import fast_hash, is_video_file, store_location
 from .project_records import KIND_DATASET, ClipRecord, Provenance
@@ -120,22 +119,7 @@ def run_adds(items: list, work: Callable, *, name: Callable = str, progress: Pro
              cancel: CancelToken | None = None) -> AddReport:  # fmt: skip
     """Like :func:`~avs_studio.core.jobs.run_batch`, counting clips already present as skipped."""
     report = AddReport()
-    progress(0, len(items), "")
-    for done, item in enumerate(items, start=1):
-        if cancel is not None and cancel.cancelled:
-            report.cancelled = True
-            break
-        label = name(item)
-        try:
-            report.results.append(work(item))
-        except AlreadyPresent:
-            report.skipped += 1
-        except Cancelled:
-            report.cancelled = True
-            break
-        except (AVSError, OSError, ValueError) as exc:
-            report.failures.append(ItemFailure(label, f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=3)))
-        progress(done, len(items), label)
+    run_batch(items, work, name=name, progress=progress, cancel=cancel, skip=AlreadyPresent, report=report)
     return report
 
 
