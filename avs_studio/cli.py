@@ -25,6 +25,7 @@ from .cli_common import (
 from .core.errors import AVSError
 from .core.jobs import CancelToken
 from .core.setting import Setting
+from .core.threads import limit_numpy_blas
 
 # --------------------------------------------------------------------------- commands
 
@@ -209,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``avs-studio`` and return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    limit_numpy_blas(1)  # the core's matrix products are small; idle BLAS threads spin
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -61,6 +61,7 @@ from .media_probe import (
     read_frame_table,
 )
 from .media_probe import official_sampling as _official_sampling
+from .threads import decoder_threads
 
 __all__ = [
     "NO_AUDIO_RATE",
@@ -220,7 +221,7 @@ class MediaFile:
         video = self._require_video()
         with open_container(self.path) as c:
             vs = c.streams[video.index]
-            vs.thread_type = "AUTO"
+            _use_threads(vs)
             tb = Fraction(vs.time_base)
             origin = origin_in(c, tb)
             if start > _FORWARD_SECONDS:
@@ -343,7 +344,7 @@ class MediaFile:
         self.close()
         self._vc = open_container(self.path)
         self._vs = self._vc.streams[video.index]
-        self._vs.thread_type = "AUTO"
+        _use_threads(self._vs)
         self._gen = self._decode_packets(self._vc, self._vs, cursor=True)
         self._at_start = True
         self._exhausted = False
@@ -459,7 +460,7 @@ class MediaFile:
         video = self._require_video()
         with open_container(self.path) as c:
             vs = c.streams[video.index]
-            vs.thread_type = "AUTO"
+            _use_threads(vs)
             with contextlib.closing(self._decode_packets(c, vs)) as frames:
                 for k, frame in enumerate(frames):
                     last = (k, frame)
@@ -748,3 +749,14 @@ def _check_time(t: float, what: str) -> float:
     if not math.isfinite(t) or t < 0:
         raise ValueError(f"{what} must be a finite number of seconds >= 0, got {t}")
     return t
+
+
+def _use_threads(vs: av.video.stream.VideoStream) -> None:
+    """Thread a decoder as :func:`~avs_studio.core.threads.set_decoder_threads` asks."""
+    count = decoder_threads()
+    if count == 1:
+        vs.thread_type = "NONE"
+        return
+    vs.thread_type = "AUTO"
+    if count > 1:
+        vs.thread_count = count

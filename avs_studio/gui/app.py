@@ -41,6 +41,7 @@ from ..core.clip import Clip
 from ..core.datasets import Dataset, open_dataset
 from ..core.errors import AVSError
 from ..core.setting import Setting
+from ..core.threads import limit_numpy_blas
 from .canvas import FrameCanvas
 from .qimage import icon, overlay, to_pixmap
 from .workers import JobBar
@@ -474,6 +475,7 @@ def run(argv: list[str] | None = None) -> int:
         print(f"AVS Studio: {problem}", file=sys.stderr)
         return 2
     app = make_app()
+    limit_numpy_blas(1)  # small matrix products only: spinning BLAS threads would starve the GUI
     from .annotator import AnnotatorWindow
 
     targets = [Path(p) for p in args.target]

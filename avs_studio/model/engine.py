@@ -46,6 +46,7 @@ from ..core.clip import MODEL_SIZE, Clip
 from ..core.errors import AVSError, MediaError
 from ..core.jobs import CancelToken, Progress, no_progress
 from ..core.setting import Setting
+from ..core.threads import configure_worker
 from ..core.video_clip import VideoClip
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -233,13 +234,15 @@ def guarded_prepare(item: Any, make: Callable[[], ClipInputs]) -> Prepared:
         return Prepared(item, error=f"{type(exc).__name__}: {exc}"[:2000])
 
 
-def _worker_init(parent_pid: int) -> None:
-    """In each worker: leave Ctrl-C to the main process and exit when it disappears."""
+def _worker_init(parent_pid: int, workers: int) -> None:
+    """In each worker: leave Ctrl-C to the main process, exit when it disappears, and keep
+    to a share of the cores (one BLAS and OpenCV thread, cores / workers decoder threads)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(Exception):
         import cv2
 
         cv2.setNumThreads(1)
+    configure_worker(workers)  # after cv2: its wheel may bring an OpenBLAS of its own
 
     def watch() -> None:
         # A SIGKILLed parent cannot shut its pool down: do not linger as an orphan.
@@ -331,7 +334,7 @@ def _executor(workers: int, backend: str):
 
     ctx = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                               initargs=(os.getpid(),))  # fmt: skip
+                               initargs=(os.getpid(), workers))  # fmt: skip
 
 
 # ====================================================================== scores
