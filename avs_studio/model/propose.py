@@ -66,6 +66,7 @@ from ..core.fsutil import (
 )
 from ..core.jobs import CancelToken, ItemFailure, Progress, no_progress
 from ..core.setting import Setting
+from ..core.threads import usable_cpus
 from .engine import ClipInputs, ClipScores, PrefetchStats, Prepared, guarded_prepare, iter_prepared
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,7 +98,7 @@ _RESERVED = {"scores", "pred_masks", STATE_DIR}
 def default_workers(device: str = "cpu") -> int:
     """Decoding processes by default: on the CPU half the cores, 1 to 4 (the model needs the
     rest); with a GPU all cores but one, up to 16 (so that decoding keeps the GPU busy)."""
-    cores = os.cpu_count() or 2
+    cores = usable_cpus()  # the affinity mask: a container's CPU set, not the host's
     if device == "cpu":
         return max(1, min(4, cores // 2))
     return max(1, min(16, cores - 1))
