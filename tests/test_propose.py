@@ -7,7 +7,6 @@ loading is replaced here so that no shipped weights are needed).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -471,14 +470,12 @@ def test_ctrl_c_on_the_command_finishes_the_batch_and_exits_130(demo_root, tmp_p
     assert len(again.skipped) == report["done"] and len(again.done) == 6 - report["done"]
 
 
-
 def _cli(argv: list[str]) -> int:
-    from avs_studio.cli_model import add_propose_parser
+    """``avs-studio ARGV`` through the real parser, letting AVSError through (``main`` would
+    turn it into exit status 2 and a message)."""
+    from avs_studio.cli import build_parser
 
-    parser = argparse.ArgumentParser(prog="avs-studio")
-    parser.add_argument("-q", "--quiet", action="store_true")
-    add_propose_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 

@@ -44,6 +44,7 @@ from ..core.setting import Setting
 from ..core.threads import limit_numpy_blas
 from .canvas import FrameCanvas
 from .qimage import icon, overlay, to_pixmap
+from .window_actions import ActionsMixin
 from .workers import JobBar
 
 DEMO_SETTINGS = (("s4", 12), ("ms3", 8), ("avss", 8))
@@ -168,7 +169,7 @@ QToolTip { border: 1px solid #464951; padding: 4px; }
 # ====================================================================== the dataset browser
 
 
-class DatasetBrowser(QMainWindow):
+class DatasetBrowser(ActionsMixin, QMainWindow):
     """A read-only view of AVSBench datasets: clips, their sampled frames, frames with masks."""
 
     def __init__(self) -> None:
@@ -289,11 +290,6 @@ class DatasetBrowser(QMainWindow):
         """Run ``fn(progress, cancel)`` in the background with the status-bar progress bar."""
         return self.jobs.run("browse", fn, on_done, message, on_failed=self.show_error,
                              on_cancelled=lambda: self.statusBar().showMessage("Cancelled", 4000))  # fmt: skip
-
-    def show_error(self, message: str) -> None:
-        """Tell the user what went wrong; the window carries on."""
-        self.statusBar().showMessage(message.splitlines()[0], 8000)
-        QMessageBox.warning(self, "AVS Studio", message)
 
     def closeEvent(self, event) -> None:
         self.jobs.cancel_all()
