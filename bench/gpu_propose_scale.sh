@@ -19,5 +19,8 @@ for w in 0 2 4 8 12; do
   printf 'workers %2s: ' "$w" | tee -a "$out/propose_scale.log"
   python3 -m avs_studio.cli -q propose "$d/list.txt" --setting s4 --out "$d/p$w" --workers "$w" \
     --batch-clips 4 --device "$device" 2>&1 | tail -1 | tee -a "$out/propose_scale.log"
+  # wait_s: the model waiting for decoded clips (decoding is the bottleneck when it dominates)
+  python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["timings_s"]; print("    " + "  ".join(f"{k} {v:.1f}" for k, v in t.items()))' \
+    "$d/p$w/report.json" | tee -a "$out/propose_scale.log"
 done
 rm -rf "$d"
