@@ -140,7 +140,13 @@ def test_a_tiny_training_run_writes_a_model_the_app_can_load(demo_root, tmp_path
         _cli([*argv, "--resume"])
     # ... and --overwrite starts again.
     assert _cli([*argv, "--overwrite", "--epochs", "1"]) == 0
-    assert load_system(out).info.extra["card"]["epochs_run"] == 1
+    parent = load_system(out).info.extra["card"]
+    assert parent["epochs_run"] == 1 and "init_card" not in parent
+    # Fine-tuning it: the new card carries the parent's (the lineage of the model).
+    child = tmp_path / "child.pt"
+    assert _cli([*argv[:5], "--out", str(child), "--init", str(out), *argv[7:], "--epochs", "1"]) == 0
+    card = load_system(child).info.extra["card"]
+    assert card["init"] == str(out) and card["init_card"] == parent
 
 
 def test_training_is_cancellable_and_resumes_where_it_stopped(demo_root, tmp_path):

@@ -24,6 +24,7 @@ completed epoch.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -465,6 +466,8 @@ def _train(dataset, out: Path, paths: dict[str, Path], options: TrainOptions, re
     train_clips, val_clips = _open_clips(dataset, options)
     torch.manual_seed(options.seed)
     system, config = _init_system(options)
+    # Fine-tuning an AVS Studio model: its card goes into the new one (the model's lineage).
+    init_card = copy.deepcopy(system.info.extra.get("card")) or None
     arch = system.info.arch
     fresh = system.info.extra.get("fresh_tensors")
     if fresh and state is None:
@@ -502,7 +505,7 @@ def _train(dataset, out: Path, paths: dict[str, Path], options: TrainOptions, re
     meta = {"dataset": str(dataset), "out": str(out), "command": command,
             "options": options.to_json(), "arch": arch, "config": config,
             "parameters": params_count, "train_clips": len(train_clips),
-            "val_clips": len(val_clips)}
+            "val_clips": len(val_clips), "init_card": init_card}
     cancelled = False
     epochs_done = start_epoch
     progress(0, units, "")
@@ -639,6 +642,7 @@ def _card(meta: dict, history: list[dict], best_epoch: int, best_miou: float | N
         "parameters": meta["parameters"],
         "train_wall_s": round(wall, 1),
         "train_cpu_s": round(cpu, 1),
+        **({"init_card": meta["init_card"]} if meta.get("init_card") else {}),
     }
 
 
