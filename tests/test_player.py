@@ -265,8 +265,8 @@ def test_frames_are_decoded_ahead_in_a_thread_into_a_bounded_cache():
     pf = FramePrefetcher(lambda: slow_source, fps=10, n_frames=100, ahead=4, behind=1)
     try:
         started = time.monotonic()
-        assert pf.get(0) is None  # never waits for the decoder
-        assert time.monotonic() - started < 0.05
+        assert pf.get(0) is None  # never waits for the decoder ...
+        assert time.monotonic() - started < 1.0  # ... which is held for 2 s
         gate.set()
         assert int(pf.wait_for(0, 2.0)[0, 0, 0]) == 0
         assert int(pf.wait_for(53, 2.0)[0, 0, 0]) == 53
