@@ -198,7 +198,9 @@ def test_a_clip_shows_every_frame_with_its_errors_in_views_that_zoom_together(qt
         assert (np.abs(arr - colour).max(axis=2) < 60).any()
     # Ctrl+wheel over one view zooms every view of the clip by the same factor
     views = pane.views()
-    qtbot.waitUntil(lambda: views[0].transform().m11() > 0, timeout=5000)
+    # the rows are laid out (every view at its final height) and the group has applied it
+    qtbot.waitUntil(lambda: views[0].transform().m11() > 0 and pane.group.settled
+                    and len({v.viewport().height() for v in views}) == 1, timeout=5000)  # fmt: skip
     before = views[0].transform().m11()
     ctrl_wheel(views[4])
     after = [v.transform().m11() for v in views]
@@ -208,10 +210,13 @@ def test_a_clip_shows_every_frame_with_its_errors_in_views_that_zoom_together(qt
     win.actions_by_id["zoom_in"].trigger()
     v = views[1]
     v.horizontalScrollBar().setValue(v.horizontalScrollBar().value() + 30)
-    centre = v.mapToScene(v.viewport().rect().center())
-    for other in views:
-        c = other.mapToScene(other.viewport().rect().center())
-        assert abs(c.x() - centre.x()) <= 1.5 and abs(c.y() - centre.y()) <= 1.5
+
+    def centres_apart() -> float:
+        centre = v.mapToScene(v.viewport().rect().center())
+        return max(max(abs(c.x() - centre.x()), abs(c.y() - centre.y()))
+                   for c in (o.mapToScene(o.viewport().rect().center()) for o in views))  # fmt: skip
+
+    qtbot.waitUntil(lambda: centres_apart() <= 1.5, timeout=3000)  # a late re-layout re-centres them
     win.actions_by_id["zoom_fit"].trigger()
     assert pane.group.fit and views[0].transform().m11() == pytest.approx(before)
     # frames step, and each frame's audio window plays (the silent sink keeps the clock)

@@ -203,6 +203,11 @@ class ViewGroup(QObject):
         """Apply the shared transform once the layout has settled."""
         self._timer.start()
 
+    @property
+    def settled(self) -> bool:
+        """No re-application is pending (every view has the group's transform and centre)."""
+        return not self._timer.isActive()
+
     def fit_scale(self) -> float:
         """The scale at which a picture fits the (first) view."""
         if not self.views:
