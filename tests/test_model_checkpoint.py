@@ -236,3 +236,21 @@ def test_a_missing_batchnorm_counter_is_tolerated_like_torch_does(tmp_path):
     del sd["resnet.bn1.num_batches_tracked"]
     model = avs_model.load(_save(sd, tmp_path / "old.pth"))
     assert int(model.resnet.bn1.num_batches_tracked) == 0
+
+
+def test_the_engine_loads_an_official_checkpoint_with_its_vggish(pvt_s4_sd, tmp_path):
+    """``load_system`` (what propose and the annotator call) on a wrapped, DataParallel
+    official file: the variant from the keys, MS3 when asked for, VGGish required."""
+    from avs_studio.model.system import load_system
+
+    wrapped = {"state_dict": OrderedDict(("module." + k, v) for k, v in pvt_s4_sd.items())}
+    path = _save(wrapped, tmp_path / "MS3_pvt_best.pth")
+    vggish = _save(_cheap_state_dict("vggish"), tmp_path / "vggish.pth")
+    system = load_system(path, vggish=vggish)
+    assert system.info.arch == "official" and system.info.name == "s4_pvt"
+    assert system.info.extra["vggish"] == vggish
+    assert load_system(path, vggish=vggish, setting="ms3").info.name == "ms3_pvt"
+    with pytest.raises(CheckpointError, match="needs the VGGish weights"):
+        load_system(path)
+    with pytest.raises(CheckpointError, match="not an AVSS model"):
+        load_system(path, vggish=vggish, setting="avss")

@@ -50,7 +50,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     that does not hold a state dict.
     """
     path = Path(path)
-    return _extract_state_dict(read_checkpoint_object(path), path)
+    return state_dict_of(read_checkpoint_object(path), path)
 
 
 def read_checkpoint_object(path: str | os.PathLike) -> object:
@@ -105,7 +105,10 @@ def _first_line(exc: object) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
-def _extract_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
+def state_dict_of(obj: object, path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The state dict inside what :func:`read_checkpoint_object` read from ``path``
+    (unwrapped, unprefixed); CheckpointError when it holds none."""
+    path = Path(path)
     for _ in range(3):  # e.g. {"model": {"state_dict": {...}}}
         if not isinstance(obj, Mapping):
             break
@@ -230,17 +233,19 @@ def load_into(model: nn.Module, sd: Mapping[str, torch.Tensor], *, source: str =
 
 
 def load(path: str | os.PathLike, name: str | None = None,
-         tpavi_mode: str = "fast") -> AVSModel:
+         tpavi_mode: str = "fast", *, state_dict: Mapping[str, torch.Tensor] | None = None
+         ) -> AVSModel:
     """Load an AVSBench TPAVI checkpoint into the matching model, in eval mode.
 
     ``name`` (one of VARIANTS) is detected from the keys when omitted; S4 and MS3 share
     their keys, so detection gives ``s4_*`` (the same function as ``ms3_*``).  A given name
-    must agree with the file's backbone and family (S4/MS3 vs AVSS).
+    must agree with the file's backbone and family (S4/MS3 vs AVSS).  ``state_dict``: the
+    file's state dict when the caller has read it already (the file is not read again).
     """
     if name is not None and name not in VARIANTS:
         raise CheckpointError(f"unknown model variant {name!r}: expected one of "
                               f"{', '.join(VARIANTS)}")
-    sd = read_state_dict(path)
+    sd = read_state_dict(path) if state_dict is None else state_dict
     detected = detect_variant(sd)
     if name is None:
         name = detected

@@ -143,12 +143,15 @@ def load_system(
 
     raw = read_checkpoint_object(path)
     if is_studio_file(raw):
-        return _studio_system(path, raw, setting)
+        return studio_system(path, raw, setting)
     from . import setting_of
     from .checkpoint import load as load_official
-    from .checkpoint import load_vggish
+    from .checkpoint import load_vggish, state_dict_of
 
-    avs = load_official(path, name=name, tpavi_mode=tpavi_mode)
+    sd = state_dict_of(raw, path)
+    del raw
+    avs = load_official(path, name=name, tpavi_mode=tpavi_mode, state_dict=sd)
+    del sd
     st = setting_of(avs.variant)
     if name is None and st is Setting.S4 and setting is not None and Setting.parse(setting) is Setting.MS3:
         # S4 and MS3 checkpoints have the same keys and code: detection can only say s4_*
@@ -167,7 +170,9 @@ def load_system(
     return AVSSystem(audio, avs, info).eval()
 
 
-def _studio_system(path: Path, raw: dict, setting) -> AVSSystem:
+def studio_system(path: Path, raw: dict, setting: Setting | str | None = None) -> AVSSystem:
+    """The system an AVS Studio model file holds, from what ``read_checkpoint_object(path)``
+    returned (so that a caller that has read the file does not read it again)."""
     if raw.get("version") != FILE_VERSION:
         raise CheckpointError(f"{path}: AVS Studio model format version {raw.get('version')} is not supported")
     arch = raw.get("arch")

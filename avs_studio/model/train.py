@@ -269,7 +269,7 @@ def side_paths(out: str | os.PathLike[str]) -> dict[str, Path]:
 def _init_system(options: TrainOptions) -> tuple[AVSSystem, dict]:
     """Build or load the system to train and the config its model file records."""
     from .checkpoint import read_checkpoint_object
-    from .system import is_studio_file, load_system
+    from .system import is_studio_file, studio_system
 
     setting = options.setting
     if options.init == "demo":
@@ -280,24 +280,24 @@ def _init_system(options: TrainOptions) -> tuple[AVSSystem, dict]:
     path = Path(options.init)
     raw = read_checkpoint_object(path)
     if is_studio_file(raw):
+        system = studio_system(path, raw)
         del raw
-        system = load_system(path)
         config = dict(system.info.extra.get("config", {}))
         wanted = {**config, **options.demo_config}  # architecture options added for this run
         if system.setting is not setting or wanted != config:
             system, config, left = _switch_setting(system, wanted, setting)
             system.info.extra["fresh_tensors"] = left
         return system, config
-    del raw
     if options.vggish is None:
         raise AVSError(f"{path.name} is an official checkpoint: fine-tuning it needs the VGGish "
                        "weights of the official code (--vggish vggish-10086976.pth)")
     from . import backbone_of, variant_name
     from .avs_model import AVSModel
-    from .checkpoint import detect_variant, load_into, load_vggish, read_state_dict
+    from .checkpoint import detect_variant, load_into, load_vggish, state_dict_of
     from .system import SystemInfo, file_hash
 
-    sd = read_state_dict(path)
+    sd = state_dict_of(raw, path)
+    del raw
     variant = variant_name(setting, backbone_of(detect_variant(sd)))
     if (setting is Setting.AVSS) != variant.startswith("avss"):
         raise AVSError(f"{path.name} does not hold a {setting.value.upper()} model")
