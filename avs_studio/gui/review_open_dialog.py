@@ -179,22 +179,21 @@ class OpenReviewDialog(QDialog):
         text = edit.text().strip()
         return str(Path(text).parent) if text else self.folder
 
-    def _browse_pred(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Prediction folder", self._start(self.pred_edit))
+    def _browse_folder(self, edit: QLineEdit, title: str, *, detect: bool = True) -> None:
+        d = QFileDialog.getExistingDirectory(self, title, self._start(edit))
         if d:
-            self.pred_edit.setText(d)
-            self._detect()
+            edit.setText(d)
+            if detect:
+                self._detect()
+
+    def _browse_pred(self) -> None:
+        self._browse_folder(self.pred_edit, "Prediction folder")
 
     def _browse_compare(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Second model's prediction folder", self._start(self.compare_edit))
-        if d:
-            self.compare_edit.setText(d)
+        self._browse_folder(self.compare_edit, "Second model's prediction folder", detect=False)
 
     def _browse_dataset(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "AVSBench dataset folder", self._start(self.gt_edit))
-        if d:
-            self.gt_edit.setText(d)
-            self._detect()
+        self._browse_folder(self.gt_edit, "AVSBench dataset folder")
 
     def _browse_project(self) -> None:
         f, _ = QFileDialog.getOpenFileName(self, "Project with the ground truth", self._start(self.gt_edit),
