@@ -22,7 +22,6 @@ from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
     QDockWidget,
     QDoubleSpinBox,
     QFormLayout,
@@ -36,7 +35,6 @@ from PySide6.QtWidgets import (
     QSlider,
     QSplitter,
     QStackedWidget,
-    QTextBrowser,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -891,15 +889,7 @@ class AnnotatorWindow(EditingMixin, FilesMixin, ActionsMixin, QMainWindow):
     # ================================================================== help
     def show_shortcuts(self) -> None:
         """Help > Keyboard Shortcuts."""
-        dlg = QDialog(self)
-        dlg.setWindowTitle("Keyboard shortcuts")
-        dlg.resize(760, 680)
-        view = QTextBrowser(dlg)
-        view.setHtml(sheet_html())
-        lay = QVBoxLayout(dlg)
-        lay.addWidget(view)
-        dlg.show()
-        self._shortcuts_dialog, self.shortcuts_view = dlg, view
+        self._show_sheet("Keyboard shortcuts", sheet_html(), (760, 680))
 
     # ================================================================== status bar
     def _on_cursor(self, x: float, y: float) -> None:

@@ -42,7 +42,6 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QTableView,
-    QTextBrowser,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -728,15 +727,7 @@ class ReviewWindow(ActionsMixin, QMainWindow):
     # ================================================================== help and closing
     def show_shortcuts(self) -> None:
         """Help ▸ Keyboard Shortcuts."""
-        dlg = QDialog(self)
-        dlg.setWindowTitle("Review: keyboard shortcuts")
-        dlg.resize(720, 620)
-        view = QTextBrowser(dlg)
-        view.setHtml(review_sheet_html())
-        lay = QVBoxLayout(dlg)
-        lay.addWidget(view)
-        dlg.show()
-        self._shortcuts_dialog, self.shortcuts_view = dlg, view
+        self._show_sheet("Review: keyboard shortcuts", review_sheet_html(), (720, 620))
 
     def screenshot_ready(self) -> bool:
         """True once the review and a clip are on screen (``main.py --screenshot``)."""

@@ -1,5 +1,5 @@
-"""What the annotator and the review window share: actions bound from a shortcut table, and
-errors a user can cause shown as messages while the window carries on."""
+"""What the annotator and the review window share: actions bound from a shortcut table, their
+shortcut sheet, and errors a user can cause shown as messages while the window carries on."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QDialog, QMessageBox, QTextBrowser, QVBoxLayout
 
 from ..core.errors import AVSError
 from .shortcuts import Shortcut
@@ -35,6 +35,18 @@ class ActionsMixin:
         except OSError as exc:
             self.show_error(f"{exc.filename or ''}: {exc.strerror or exc}".strip(": "))
         return None
+
+    def _show_sheet(self, title: str, html: str, size: tuple[int, int]) -> None:
+        """Show a shortcut sheet in a non-modal dialog (kept as ``shortcuts_view``)."""
+        dlg = QDialog(self)
+        dlg.setWindowTitle(title)
+        dlg.resize(*size)
+        view = QTextBrowser(dlg)
+        view.setHtml(html)
+        lay = QVBoxLayout(dlg)
+        lay.addWidget(view)
+        dlg.show()
+        self._shortcuts_dialog, self.shortcuts_view = dlg, view
 
     def _action(self, sid: str, slot: Callable[..., Any], *, icon_name: str = "",
                 checkable: bool = False) -> QAction:
