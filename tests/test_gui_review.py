@@ -325,6 +325,9 @@ def test_fix_the_ground_truth_opens_the_clip_in_the_annotator(qtbot, make_window
     win.fix_ground_truth()
     qtbot.waitUntil(lambda: ann.loaded.record.clip_id == other and ann.jobs.is_idle, timeout=30000)
     assert len(made) == 1
+    said = []
+    ann.show_error = lambda message, title=None: said.append(message)
+    assert not ann.open_project_at_clip(path, "no-such-clip") and said == [f"{path.name} has no clip no-such-clip"]
     ann.close()
 
 

@@ -137,7 +137,7 @@ class FilesMixin:
         shown = self.project is not None and self.project.path.resolve() == path.resolve()
         if not shown and not self.open_project(path):
             return False
-        if clip_id not in {r.clip_id for r in self.project.clips()}:
+        if clip_id not in self.project:  # one indexed lookup, not a listing of every clip
             self.show_error(f"{path.name} has no clip {clip_id}")
             return False
         self.open_clip(clip_id)
