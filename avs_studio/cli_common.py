@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 
-from .core.jobs import Progress
+from .core.jobs import CancelToken, Progress
 
 EXIT_USER_ERROR = 2
 #: A batch finished, but some items were bad and were skipped (they are listed).
@@ -58,3 +60,24 @@ def logmel_pickle_writer():
         print("note: torch is not installed, so audio_log_mel/*.pkl files are not written", file=sys.stderr)
         return None
     return save_logmel_pickle
+
+
+@contextlib.contextmanager
+def stop_on_ctrl_c(token: CancelToken) -> Iterator[None]:
+    """First Ctrl-C: cancel after the current batch; the second: KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame) -> None:
+        if token.cancelled:
+            raise KeyboardInterrupt
+        token.cancel()
+        print("\nstopping after the current batch (Ctrl-C again to abort now)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+

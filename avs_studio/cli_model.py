@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .cli_common import EXIT_INTERRUPTED
+from .cli_common import EXIT_INTERRUPTED, stop_on_ctrl_c
 from .core.errors import AVSError
 from .core.jobs import CancelToken, Progress
 from .core.setting import Setting
@@ -75,7 +73,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
     if not quiet:
         print(f"model: {engine.describe()}", file=sys.stderr)
     token = CancelToken()
-    with _stop_on_ctrl_c(token), _rate_bar("propose", quiet) as prog:
+    with stop_on_ctrl_c(token), _rate_bar("propose", quiet) as prog:
         report = propose(
             args.input, engine, args.out, setting=clip_setting or system.setting, fmt=args.fmt,
             probs=args.probs, split=args.split, seconds=args.seconds, workers=args.workers,
@@ -169,23 +167,3 @@ def _rate_bar(desc: str, quiet: bool) -> Iterator[Progress]:
         yield update
     finally:
         bar.close()
-
-
-@contextlib.contextmanager
-def _stop_on_ctrl_c(token: CancelToken) -> Iterator[None]:
-    """First Ctrl-C: cancel after the current batch; the second: KeyboardInterrupt."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame) -> None:
-        if token.cancelled:
-            raise KeyboardInterrupt
-        token.cancel()
-        print("\nstopping after the current batch (Ctrl-C again to abort now)", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -14,11 +14,9 @@ import argparse
 import json
 import os
 import shlex
-import signal
 import sys
-import threading
 
-from .cli_common import EXIT_INTERRUPTED, progress_bar
+from .cli_common import EXIT_INTERRUPTED, progress_bar, stop_on_ctrl_c
 from .core.jobs import CancelToken
 from .core.setting import Setting
 
@@ -75,14 +73,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     token = CancelToken()
     quiet = bool(getattr(args, "quiet", False))
     command = _command_line(args)
-    previous = _install_sigint(token)
-    try:
-        with progress_bar(f"train {options.setting.value}", "batch", quiet=quiet) as prog:
-            result = train(args.dataset, args.out, options, resume=args.resume,
-                           overwrite=args.overwrite, progress=prog, cancel=token,
-                           log=_logger(quiet), command=command)
-    finally:
-        _restore_sigint(previous)
+    with stop_on_ctrl_c(token), progress_bar(f"train {options.setting.value}", "batch", quiet=quiet) as prog:
+        result = train(args.dataset, args.out, options, resume=args.resume,
+                       overwrite=args.overwrite, progress=prog, cancel=token,
+                       log=_logger(quiet), command=command)
     print(result.summary())
     if result.cancelled:
         if result.epochs_done:
@@ -122,25 +116,6 @@ def _logger(quiet: bool):
         tqdm.write(message, file=sys.stderr)
 
     return log
-
-
-def _install_sigint(token: CancelToken):
-    """First Ctrl-C: ask the job to stop after its batch; second: the usual KeyboardInterrupt."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def handler(signum, frame):
-        if token.cancelled:
-            raise KeyboardInterrupt
-        token.cancel()
-        print("\nstopping after the current batch (Ctrl-C again to abort)", file=sys.stderr)
-
-    return signal.signal(signal.SIGINT, handler)
-
-
-def _restore_sigint(previous) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGINT, previous)
 
 
 def add_train_parser(subparsers) -> None:
