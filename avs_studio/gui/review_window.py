@@ -57,7 +57,7 @@ from .review_open_dialog import OpenReviewDialog, ReviewRequest, guess_setting
 from .review_plots import PlotsPanel
 from .review_table import FRAMES_KEY, FilterBar, FrameBarsDelegate, ReviewTableModel
 from .settings import Preferences
-from .shortcuts import Shortcut
+from .shortcuts import Shortcut, sheet_html
 from .window_actions import ActionsMixin
 from .workers import JobBar
 
@@ -97,20 +97,10 @@ _BY_ID = {s.id: s for s in REVIEW_SHORTCUTS}
 
 def review_sheet_html() -> str:
     """The review window's shortcuts sheet (Help ▸ Keyboard Shortcuts)."""
-    rows, group = [], None
-    for s in REVIEW_SHORTCUTS:
-        if s.group != group:
-            group = s.group
-            rows.append(f"<tr><td colspan='3' class='group'>{escape(group)}</td></tr>")
-        rows.append(f"<tr><td class='keys'>{escape(s.key_text())}</td><td class='title'>{escape(s.title)}</td>"
-                    f"<td>{escape(s.help)}</td></tr>")  # fmt: skip
-    style = ("<style>table{border-collapse:collapse;} td{padding:3px 10px;vertical-align:top;}"
-             " td.group{padding-top:12px;font-weight:bold;font-size:110%;color:#8ab4f8;}"
-             " td.keys{font-family:monospace;white-space:nowrap;color:#ffd60a;} td.title{white-space:nowrap;}</style>")  # fmt: skip
-    extra = ("<p><b>Mouse:</b> Ctrl+wheel over a frame zooms every view around the pointer; dragging "
+    notes = ("<p><b>Mouse:</b> Ctrl+wheel over a frame zooms every view around the pointer; dragging "
              "pans them all; double-click fits. Click a histogram bar, a category bar or a point "
              "to show those clips.</p>")  # fmt: skip
-    return f"<html><head>{style}</head><body><table>{''.join(rows)}</table>{extra}</body></html>"
+    return sheet_html(REVIEW_SHORTCUTS, notes)
 
 
 # ====================================================================== the figures

@@ -7,6 +7,7 @@ through :class:`QKeySequence.StandardKey` where Qt has one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject
@@ -122,30 +123,33 @@ SHORTCUTS: tuple[Shortcut, ...] = (
 BY_ID = {s.id: s for s in SHORTCUTS}
 
 
-def sheet_html() -> str:
-    """The shortcuts sheet as HTML (Help > Keyboard Shortcuts)."""
+_ANNOTATOR_NOTES = (
+    "<p><b>Mouse:</b> Ctrl+wheel zooms around the pointer; the middle button, or Space held "
+    "down, drags the view. <b>Saving:</b> there is nothing to lose: every edit is written to "
+    "the project file as one transaction the moment it is made (the undo history too), so a "
+    "crash loses at most the stroke in progress.</p>"
+)
+
+
+def sheet_html(shortcuts: Sequence[Shortcut] = SHORTCUTS, notes: str = _ANNOTATOR_NOTES) -> str:
+    """A shortcuts sheet as HTML (Help > Keyboard Shortcuts): the table of ``shortcuts`` by
+    group, then ``notes`` (HTML). The defaults are the annotator's."""
     rows = []
     group = None
-    for s in SHORTCUTS:
+    for s in shortcuts:
         if s.group != group:
             group = s.group
-            rows.append(f"<tr><td colspan='3' class='group'>{group}</td></tr>")
+            rows.append(f"<tr><td colspan='3' class='group'>{_esc(group)}</td></tr>")
         rows.append(
             f"<tr><td class='keys'>{_esc(s.key_text())}</td><td class='title'>{_esc(s.title)}</td>"
             f"<td>{_esc(s.help)}</td></tr>"
         )
-    extra = (
-        "<p><b>Mouse:</b> Ctrl+wheel zooms around the pointer; the middle button, or Space held "
-        "down, drags the view. <b>Saving:</b> there is nothing to lose: every edit is written to "
-        "the project file as one transaction the moment it is made (the undo history too), so a "
-        "crash loses at most the stroke in progress.</p>"
-    )
     style = (
         "<style>table{border-collapse:collapse;} td{padding:3px 10px;vertical-align:top;}"
         " td.group{padding-top:12px;font-weight:bold;font-size:110%;color:#8ab4f8;}"
         " td.keys{font-family:monospace;white-space:nowrap;color:#ffd60a;} td.title{white-space:nowrap;}</style>"
     )
-    return f"<html><head>{style}</head><body><table>{''.join(rows)}</table>{extra}</body></html>"
+    return f"<html><head>{style}</head><body><table>{''.join(rows)}</table>{notes}</body></html>"
 
 
 def _esc(text: str) -> str:
