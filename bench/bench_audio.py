@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avs_studio.core import audio
+from avs_studio.core.audio import logmel as audio
 
 
 def _best(fn, repeat: int = 5) -> float:
@@ -80,11 +80,11 @@ def main() -> None:
         "resampy.resample(np.zeros(4410), 44100, 16000); print(time.perf_counter()-t)"
     )
     core = _fresh(
-        "import time; t=time.perf_counter(); import avs_studio.core.audio; "
+        "import time; t=time.perf_counter(); import avs_studio.core.audio.logmel; "
         "print(time.perf_counter()-t)"
     )
     print(
-        f"one-off costs (fresh interpreter): import avs_studio.core.audio {core * 1e3:.0f} ms, "
+        f"one-off costs (fresh interpreter): import avs_studio.core.audio.logmel {core * 1e3:.0f} ms, "
         f"import resampy {imp * 1e3:.0f} ms, first resample (numba JIT) {jit * 1e3:.0f} ms"
     )
 

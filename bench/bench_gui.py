@@ -73,7 +73,7 @@ class App:
 
 
 def make_window(engine_factory=None):
-    from avs_studio.gui.annotator import AnnotatorWindow
+    from avs_studio.gui.annotator.window import AnnotatorWindow
 
     win = AnnotatorWindow(engine_factory=engine_factory)
     win.resize(1600, 1000)
@@ -93,9 +93,9 @@ def send(win, kind, x: float, y: float) -> None:
 
 def make_1080p_project(folder: Path) -> Path:
     """A project with one 5-s 1920x1080 clip (and two objects on every frame)."""
-    from avs_studio.core.edits import AddObject, Composite
-    from avs_studio.core.media_writer import write_video
-    from avs_studio.core.project import Project
+    from avs_studio.core.media.writer import write_video
+    from avs_studio.core.project.edits import AddObject, Composite
+    from avs_studio.core.project.project import Project
 
     video = folder / "hd.mp4"
     yy, xx = np.mgrid[0:1080, 0:1920]
@@ -177,7 +177,7 @@ def bench_brush(qa: App, win, moves: int) -> None:
 
 def bench_switch(qa: App, win) -> None:
     print("\n2. frame switch on the 1080p clip (frame with two 1080p objects, repaint included)")
-    from avs_studio.core.media import open_media
+    from avs_studio.core.media.decode import open_media
 
     times = []
     n = len(win.loaded.images)
@@ -268,7 +268,7 @@ def heavy_engine_factory():
 
     if demo_model_path("s4").is_file():
         def demo(setting):
-            from avs_studio.gui.proposals import _load_engine
+            from avs_studio.gui.annotator.proposals import _load_engine
 
             return WithObjects(_load_engine(setting, "", "", "cpu"))
 
@@ -315,7 +315,7 @@ class Watchdog:
 
 
 def bench_stall(qa: App, folder: Path) -> None:
-    from avs_studio.gui.proposals import preload_model_code
+    from avs_studio.gui.annotator.proposals import preload_model_code
 
     factory, what = heavy_engine_factory()
     print(f"\n4. GUI-thread stalls while proposals run on the CPU ({what}; {os.cpu_count()} cores)")
@@ -384,7 +384,7 @@ class GroundTruthEngine:
 def screenshots(qa: App, folder: Path, out: Path, model: Path | None = None) -> None:
     """The README's three screenshots, from the demo projects (proposals by ``model``, else
     the shipped demo model, else a stand-in that blurs the ground truth)."""
-    from avs_studio.core.project import Project
+    from avs_studio.core.project.project import Project
     from avs_studio.model.system import demo_model_path
 
     out.mkdir(parents=True, exist_ok=True)
@@ -403,7 +403,7 @@ def screenshots(qa: App, folder: Path, out: Path, model: Path | None = None) -> 
     s4 = fresh("s4", "Single-source")
     if model is not None:
         def factory(setting):
-            from avs_studio.gui.proposals import _load_engine
+            from avs_studio.gui.annotator.proposals import _load_engine
 
             return _load_engine(setting, str(model), "", "cpu")
 

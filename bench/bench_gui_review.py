@@ -2,7 +2,7 @@
 
     python bench/bench_gui_review.py [--clips 5000] [--repeat 9]
 
-Builds a :class:`~avs_studio.core.review_data.ReviewTable` of synthetic per-clip scores
+Builds a :class:`~avs_studio.core.review.table.ReviewTable` of synthetic per-clip scores
 (5,000 clips, 23 categories, 5 frames, a second model: nothing is scored) and times what
 the window does on each interaction, each followed by a forced repaint of the table (one
 screen of ``data()`` calls) and, where the window does it, the plots: showing the table,
@@ -35,7 +35,7 @@ from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QTableView
 
-from avs_studio.core.review_data import ReviewTable
+from avs_studio.core.review.table import ReviewTable
 
 TARGET_MS = 50.0
 
@@ -85,8 +85,8 @@ def main() -> int:
     args = ap.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from avs_studio.gui.app import apply_theme
-    from avs_studio.gui.review_plots import PlotsPanel
-    from avs_studio.gui.review_table import FRAMES_KEY, FrameBarsDelegate, ReviewTableModel
+    from avs_studio.gui.review.plots import PlotsPanel
+    from avs_studio.gui.review.table import FRAMES_KEY, FrameBarsDelegate, ReviewTableModel
 
     n, rep = args.clips, args.repeat
     t = time.perf_counter()

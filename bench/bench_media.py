@@ -33,7 +33,7 @@ import numpy as np
 
 def make_clip(path: Path, seconds: float = 5.0, fps: int = 25, size=(1280, 720)) -> Path:
     """A moving pattern with some texture (so the encoder does real work) and a chord."""
-    from avs_studio.core.media_writer import write_video
+    from avs_studio.core.media.writer import write_video
 
     w, h = size
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -66,7 +66,7 @@ def _rss_kib(field: str) -> int:
 
 
 def run_ours(clip: Path) -> tuple[list[np.ndarray], np.ndarray, int]:
-    from avs_studio.core.media import open_media
+    from avs_studio.core.media.decode import open_media
 
     with open_media(clip) as m:
         frames, _ = m.sampled_frames(seconds=5)
@@ -77,8 +77,8 @@ def run_ours(clip: Path) -> tuple[list[np.ndarray], np.ndarray, int]:
 def run_naive(clip: Path) -> tuple[list[np.ndarray], np.ndarray, int]:
     import av
 
-    from avs_studio.core.audio import resample
-    from avs_studio.core.media_official import official_output_indices
+    from avs_studio.core.audio.logmel import resample
+    from avs_studio.core.media.official import official_output_indices
 
     with av.open(str(clip)) as c:
         vs = c.streams.video[0]
@@ -100,7 +100,8 @@ def child(variant: str, clip: Path, repeats: int) -> None:
     fn = {"ours": run_ours, "naive": run_naive}[variant]
     import av  # noqa: F401 - imports are not part of the measurement
 
-    from avs_studio.core import audio, media  # noqa: F401
+    from avs_studio.core.audio import logmel as audio
+    from avs_studio.core.media import decode as media  # noqa: F401
 
     # resampy/numba JIT (about 1 s and 130 MB, once per process) is common to both
     # variants and measured by bench_audio.py: pay it before measuring.

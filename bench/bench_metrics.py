@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from avs_studio.core.metrics import binary_scores, semantic_scores
-from avs_studio.core.metrics_f32 import THRESHOLDS, float32_sigmoid
+from avs_studio.core.metrics.f32 import THRESHOLDS, float32_sigmoid
 
 F32 = np.float32
 

@@ -38,8 +38,8 @@ def timed(fn, *args, repeat: int = 1, **kw):
 
 
 def bench_spectrogram(minutes: float) -> None:
-    from avs_studio.core.audio import to_16k_mono
-    from avs_studio.core.playback import display_log_mel
+    from avs_studio.core.audio.logmel import to_16k_mono
+    from avs_studio.core.media.playback import display_log_mel
 
     rate = 44100
     rng = np.random.default_rng(0)
@@ -57,7 +57,7 @@ def bench_spectrogram(minutes: float) -> None:
 
 
 def bench_waveform(minutes: float) -> None:
-    from avs_studio.core.playback import WaveformPeaks
+    from avs_studio.core.media.playback import WaveformPeaks
 
     rate = 44100
     rng = np.random.default_rng(1)
@@ -83,8 +83,8 @@ SIZE = (1280, 720)
 
 
 def make_video(path: Path, seconds: float) -> Path:
-    from avs_studio.core.demo import FPS, build_scene, plan_clips
-    from avs_studio.core.media_writer import write_video
+    from avs_studio.core.demo.dataset import FPS, build_scene, plan_clips
+    from avs_studio.core.media.writer import write_video
 
     plan = plan_clips("avss", 1, 3)[0]
     scene = build_scene(plan, 3, size=SIZE)
@@ -99,11 +99,11 @@ def bench_playback(seconds: float) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from avs_studio.core.media import open_media
-    from avs_studio.core.playback import frame_index_at
-    from avs_studio.gui.audio_output import NullOutput
-    from avs_studio.gui.player import Player
-    from avs_studio.gui.timeline import TimelineWidget
+    from avs_studio.core.media.decode import open_media
+    from avs_studio.core.media.playback import frame_index_at
+    from avs_studio.gui.common.audio_output import NullOutput
+    from avs_studio.gui.common.player import Player
+    from avs_studio.gui.common.timeline import TimelineWidget
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory() as tmp:

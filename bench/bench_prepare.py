@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from avs_studio.core.threads import set_decoder_threads, usable_cpus  # noqa: E402
 from avs_studio.model.engine import Prepared, iter_prepared  # noqa: E402
-from avs_studio.model.propose import discover, prepare_task  # noqa: E402
+from avs_studio.model.propose.run import discover, prepare_task  # noqa: E402
 
 _DEFAULTS_SET = False
 
@@ -76,7 +76,7 @@ def main() -> int:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "demo"
-        subprocess.run([sys.executable, "-m", "avs_studio.cli", "-q", "demo-data", str(root), "--setting", "s4",
+        subprocess.run([sys.executable, "-m", "avs_studio.cli.parser", "-q", "demo-data", str(root), "--setting", "s4",
                         "--clips", str(args.clips), "--seed", "301"], check=True, cwd=ROOT)  # fmt: skip
         videos = sorted(root.rglob("raw_videos/**/*.mp4"))
         listing = Path(tmp) / "list.txt"

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from avs_studio.core.edits import ReplaceMask
 from avs_studio.core.export import FrameMask, MaskSet, write_coco, write_png_masks
-from avs_studio.core.project import Project
-from avs_studio.core.project_add import NewClip
+from avs_studio.core.project.add import NewClip
+from avs_studio.core.project.edits import ReplaceMask
+from avs_studio.core.project.project import Project
 from avs_studio.core.setting import Setting
 
 

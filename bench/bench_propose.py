@@ -8,7 +8,7 @@ subprocess:
   its log-mel, VGGish, then the model in the official evaluation order
   (``set_tpavi_mode("literal")``: quadratic TPAVI, explicit attention, every frame through the
   network), eager float32, NCHW weights, under ``torch.no_grad()``; then write the masks;
-* ``engine``: ``avs_studio.model.propose.propose`` with the engine the command builds:
+* ``engine``: ``avs_studio.model.propose.run.propose`` with the engine the command builds:
   decoding worker processes overlapping the model, the fast TPAVI, channels-last weights,
   the ResNet's BatchNorms folded into its convolutions, ``torch.inference_mode()``, batches
   of ``--batches`` clips (the best is compared).
@@ -126,7 +126,7 @@ def run_literal(variant: str, data: str, out: str, device: str) -> dict:
     import torch
 
     from avs_studio.core.datasets import open_dataset
-    from avs_studio.core.masks import write_colour_mask, write_prediction_mask
+    from avs_studio.core.masks.files import write_colour_mask, write_prediction_mask
     from avs_studio.model.engine import prepare_clip
 
     system = build_system(variant).to(device)
@@ -184,7 +184,7 @@ def run_engine(variant: str, data: str, out: str, device: str, batch: int, worke
     import torch
 
     from avs_studio.model.engine import Engine
-    from avs_studio.model.propose import propose
+    from avs_studio.model.propose.run import propose
 
     engine = Engine(build_system(variant), device=device, batch_clips=batch, fold_batchnorm=True)
     captured = []
@@ -243,7 +243,7 @@ def run_config(spec: dict, tmp: str) -> dict:
 
 
 def make_data(tmp: str, setting: str, clips: int) -> str:
-    from avs_studio.core.demo import write_demo_dataset
+    from avs_studio.core.demo.dataset import write_demo_dataset
 
     t = time.perf_counter()
     root = write_demo_dataset(os.path.join(tmp, f"data_{setting}"), setting, clips, seed=5, size=(320, 240))
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from avs_studio.model import VARIANTS, setting_of
-    from avs_studio.model.propose import default_workers
+    from avs_studio.model.propose.run import default_workers
     from avs_studio.model.system import demo_model_path
 
     variants = a.variants or ["s4_resnet50", "ms3_pvt", "demo"]

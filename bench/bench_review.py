@@ -2,7 +2,7 @@
 
     python bench/bench_review.py [--clips 5000] [--repeat 15]
 
-Builds a :class:`~avs_studio.core.review_data.ReviewTable` from synthetic per-clip arrays
+Builds a :class:`~avs_studio.core.review.table.ReviewTable` from synthetic per-clip arrays
 (5,000 clips, 23 categories, 5 frames each, a second model to compare with: no metrics are
 computed, the scores are fed in) and times what a GUI does on each interaction: sort by each
 column (first time, then cached), filter by category, score range and text, and the
@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from avs_studio.core.palette import S4_CATEGORIES
-from avs_studio.core.review_data import ReviewTable
+from avs_studio.core.masks.palette import S4_CATEGORIES
+from avs_studio.core.review.table import ReviewTable
 
 TARGET_MS = 50.0
 SCREEN_ROWS = 50

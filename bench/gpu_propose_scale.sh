@@ -9,7 +9,7 @@ out=${1:-gpu-logs}; groups=${2:-8}; per=${3:-20}; device=${4:-cuda}
 mkdir -p "$out"; d=$(mktemp -d)
 t0=$(date +%s)
 for i in $(seq 1 "$groups"); do
-  python3 -m avs_studio.cli -q demo-data "$d/g$i" --setting s4 --clips "$per" --seed $((200 + i)) &
+  python3 -m avs_studio.cli.parser -q demo-data "$d/g$i" --setting s4 --clips "$per" --seed $((200 + i)) &
 done
 wait
 find "$d" -path '*raw_videos*' -name '*.mp4' | sort > "$d/list.txt"
@@ -17,7 +17,7 @@ echo "$(wc -l < "$d/list.txt") clips generated in $(( $(date +%s) - t0 )) s" | t
 for w in 0 2 4 8 12; do
   [ "$w" -gt "$(nproc)" ] && continue
   printf 'workers %2s: ' "$w" | tee -a "$out/propose_scale.log"
-  python3 -m avs_studio.cli -q propose "$d/list.txt" --setting s4 --out "$d/p$w" --workers "$w" \
+  python3 -m avs_studio.cli.parser -q propose "$d/list.txt" --setting s4 --out "$d/p$w" --workers "$w" \
     --batch-clips 4 --device "$device" 2>&1 | tail -1 | tee -a "$out/propose_scale.log"
   # wait_s: the model waiting for decoded clips (decoding is the bottleneck when it dominates)
   python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["timings_s"]; print("    " + "  ".join(f"{k} {v:.1f}" for k, v in t.items()))' \

@@ -36,7 +36,7 @@ def shared() -> Path:
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory):
     """Builds small demo datasets once per session: ``demo_root(setting, clips=6, seed=0)``."""
-    from avs_studio.core.demo import write_demo_dataset
+    from avs_studio.core.demo.dataset import write_demo_dataset
 
     base = tmp_path_factory.mktemp("demo")
     cache: dict = {}

@@ -1,4 +1,4 @@
-"""User stories for the VGGish audio front end (avs_studio.core.audio)."""
+"""User stories for the VGGish audio front end (avs_studio.core.audio.logmel)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avs_studio.core import audio
+from avs_studio.core.audio import logmel as audio
 from avs_studio.core.errors import AudioError
 from avs_studio.core.setting import Setting
 

@@ -9,10 +9,10 @@ import shutil
 import numpy as np
 import pytest
 
-from avs_studio.cli import main
+from avs_studio.cli.parser import main
 from avs_studio.core.datasets import open_dataset
-from avs_studio.core.masks import write_prediction_mask
-from avs_studio.core.scores import write_binary_scores, write_semantic_scores
+from avs_studio.core.masks.files import write_prediction_mask
+from avs_studio.core.metrics.scores import write_binary_scores, write_semantic_scores
 
 
 def run(capsys, *argv):
@@ -29,7 +29,7 @@ def test_demo_data_and_info(tmp_path, capsys):
     clip = ds.clips()[0]
     pkl = ds.logmel_path(clip)
     assert pkl.is_file()  # the official cached log-mel, written through torch
-    from avs_studio.core.audio import load_logmel_pickle
+    from avs_studio.core.audio.logmel import load_logmel_pickle
 
     assert np.allclose(load_logmel_pickle(pkl)[:, 0], clip.log_mel(), atol=0)
     code, out, _ = run(capsys, "info", str(clip.video_path))

@@ -8,14 +8,14 @@ import json
 import numpy as np
 import pytest
 
-from avs_studio.core.audio import log_mel_from_wav
+from avs_studio.core.audio.logmel import log_mel_from_wav
 from avs_studio.core.datasets import open_dataset
-from avs_studio.core.demo import build_scene, plan_clips, read_manifest, write_demo_dataset
-from avs_studio.core.demo_scene import KIND_BY_NAME
+from avs_studio.core.demo.dataset import build_scene, plan_clips, read_manifest, write_demo_dataset
+from avs_studio.core.demo.scene import KIND_BY_NAME
 from avs_studio.core.errors import Cancelled, DatasetError
 from avs_studio.core.jobs import CancelToken
-from avs_studio.core.media import probe
-from avs_studio.core.palette import class_index
+from avs_studio.core.masks.palette import class_index
+from avs_studio.core.media.decode import probe
 
 
 def _digest(root) -> dict[str, str]:
@@ -130,8 +130,8 @@ def test_demo_refuses_to_overwrite_and_can_be_cancelled(tmp_path):
 def test_dataset_frames_are_what_the_official_preprocessing_takes_from_the_video(demo_root):
     import cv2
 
-    from avs_studio.core.audio import read_wav
-    from avs_studio.core.media import open_media
+    from avs_studio.core.audio.logmel import read_wav
+    from avs_studio.core.media.decode import open_media
 
     ds = open_dataset(demo_root("s4", 6, 0))
     clip = ds.clips("test")[0]

@@ -8,15 +8,21 @@ import numpy as np
 import pytest
 import torch
 
-from avs_studio.core.audio import log_mel_examples
+from avs_studio.core.audio.logmel import log_mel_examples
 from avs_studio.core.clip import MODEL_SIZE, Clip
-from avs_studio.core.demo import AUDIO_RATE, build_scene, official_wav_of, plan_clips, sampled_times
-from avs_studio.core.palette import class_index
+from avs_studio.core.demo.dataset import (
+    AUDIO_RATE,
+    build_scene,
+    official_wav_of,
+    plan_clips,
+    sampled_times,
+)
+from avs_studio.core.masks.palette import class_index
 from avs_studio.core.setting import Setting
 from avs_studio.model.demo_model import ARCH
 from avs_studio.model.system import demo_model_path, load_system
-from avs_studio.model.train import evaluate_system
-from avs_studio.model.train_data import ClipCache, clip_arrays, make_batch
+from avs_studio.model.train.data import ClipCache, clip_arrays, make_batch
+from avs_studio.model.train.loop import evaluate_system
 
 # Seeds never used to train the shipped models (those used 101-103; the model card's
 # held-out sets used 9001).

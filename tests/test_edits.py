@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avs_studio.core.edits import (
+from avs_studio.core.project.add import NewClip
+from avs_studio.core.project.edits import (
     AcceptProposal,
     AddObject,
     Composite,
@@ -25,14 +26,13 @@ from avs_studio.core.edits import (
     decode_command,
     encode_command,
 )
-from avs_studio.core.project import (
+from avs_studio.core.project.project import (
     HISTORY_LIMIT,
     EditError,
     Project,
     ProjectReadOnlyError,
     Provenance,
 )
-from avs_studio.core.project_add import NewClip
 
 
 def blank_clip(uid: str = "clip", width: int = 320, height: int = 240, frames: int = 5) -> NewClip:

@@ -19,14 +19,14 @@ import pytest
 import torch
 from torch import nn
 
-from avs_studio.core.audio import log_mel_from_wav
+from avs_studio.core.audio.logmel import log_mel_from_wav
 from avs_studio.core.datasets import open_dataset
 from avs_studio.core.errors import AVSError, Cancelled, MediaError
 from avs_studio.core.jobs import CancelToken
-from avs_studio.core.masks import resize_nearest
-from avs_studio.core.metrics_f32 import float32_softmax, softmax_argmax
+from avs_studio.core.masks.files import resize_nearest
+from avs_studio.core.media.wavio import write_wav
+from avs_studio.core.metrics.f32 import float32_softmax, softmax_argmax
 from avs_studio.core.setting import Setting
-from avs_studio.core.wavio import write_wav
 from avs_studio.model.engine import (
     ClipScores,
     Engine,
@@ -345,6 +345,6 @@ def test_a_failing_item_is_returned_not_raised(demo_root, tmp_path):
 
 
 def test_worker_processes_do_not_import_torch():
-    code = "import sys, avs_studio.model.propose, avs_studio.model.engine; print('torch' in sys.modules)"
+    code = "import sys, avs_studio.model.propose.run, avs_studio.model.engine; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

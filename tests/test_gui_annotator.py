@@ -18,7 +18,7 @@ from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from avs_studio.core.project import Project
+from avs_studio.core.project.project import Project
 from avs_studio.core.setting import Setting
 
 # ---------------------------------------------------------------------- a fake model
@@ -96,7 +96,7 @@ def make_project(tmp_path, root, setting: str, name: str = "p") -> Path:
 @pytest.fixture
 def make_window(qtbot, settings_file, monkeypatch):
     """``make_window(engine=None)``: an annotator with a fake model; message boxes are recorded."""
-    from avs_studio.gui.annotator import AnnotatorWindow
+    from avs_studio.gui.annotator.window import AnnotatorWindow
 
     errors: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: errors.append(a[2]))
@@ -188,7 +188,7 @@ def test_an_annotators_day_on_the_s4_demo(make_window, qtbot, demo_root, tmp_pat
     assert win.player.position() > 0.05
     assert win.canvas.objects_visible  # back on a sampled frame with its objects
     # the audio window of frame 1 (VGGish example 0: [0, 0.975) s), on a loop
-    from avs_studio.core.playback import vggish_window
+    from avs_studio.core.media.playback import vggish_window
 
     win.actions_by_id["loop_window"].setChecked(True)
     win.actions_by_id["play_window"].trigger()
@@ -287,7 +287,7 @@ def test_an_annotators_day_on_the_s4_demo(make_window, qtbot, demo_root, tmp_pat
     assert win.project.clip_record(win.clip_id).status != "done"
 
     # export to COCO in the background; re-import into a fresh project; the masks come back
-    from avs_studio.gui.export_dialog import ExportOptions
+    from avs_studio.gui.annotator.export_dialog import ExportOptions
 
     out = tmp_path / "coco.json"
     win.export(ExportOptions("coco", out, status="done"))
@@ -468,7 +468,7 @@ def test_bad_input_shows_a_message_and_leaves_the_project_as_it_was(make_window,
 
 
 def test_a_segment_of_a_long_video_becomes_a_10s_avss_clip(make_window, qtbot, tmp_path):
-    from avs_studio.core.media_writer import write_video
+    from avs_studio.core.media.writer import write_video
 
     frames = [np.full((72, 96, 3), (i * 9) % 255, np.uint8) for i in range(14 * 10)]
     t = np.arange(14 * 16000) / 16000

@@ -48,7 +48,7 @@ def small_demo(monkeypatch, tmp_path):
     """A tiny demo (2 S4 clips, 1 AVSS clip, small frames) in a temporary folder."""
     monkeypatch.setenv("AVS_STUDIO_DEMO_DIR", str(tmp_path / "demo"))
     monkeypatch.setattr(gui_app, "DEMO_SETTINGS", (("s4", 2), ("ms3", 1), ("avss", 1)))
-    import avs_studio.core.demo as demo
+    import avs_studio.core.demo.dataset as demo
 
     real = demo.write_demo_dataset
     monkeypatch.setattr(demo, "write_demo_dataset", lambda *a, **k: real(*a, **{**k, "size": (64, 48)}))
@@ -59,9 +59,9 @@ def small_demo(monkeypatch, tmp_path):
 
 
 def test_no_argument_opens_the_demo_project_built_once_in_the_background(qtbot, small_demo, errors, monkeypatch):
-    import avs_studio.core.demo as demo
-    from avs_studio.core.project import Project
-    from avs_studio.gui.annotator import AnnotatorWindow
+    import avs_studio.core.demo.dataset as demo
+    from avs_studio.core.project.project import Project
+    from avs_studio.gui.annotator.window import AnnotatorWindow
 
     calls = {"data": 0, "project": 0}
     write, create = demo.write_demo_dataset, Project.create.__func__
@@ -100,7 +100,7 @@ def test_no_argument_opens_the_demo_project_built_once_in_the_background(qtbot, 
 
 
 def test_a_dataset_folder_becomes_a_project(qtbot, demo_root, tmp_path, monkeypatch, errors):
-    from avs_studio.gui.annotator import AnnotatorWindow
+    from avs_studio.gui.annotator.window import AnnotatorWindow
 
     root = demo_root("s4", 6, 0)
     target = tmp_path / "mine.avsproj"
@@ -118,9 +118,9 @@ def test_a_dataset_folder_becomes_a_project(qtbot, demo_root, tmp_path, monkeypa
 
 
 def test_shortcuts_are_bound_and_the_sheet_lists_them(qtbot, errors):
-    from avs_studio.gui.annotator import AnnotatorWindow
-    from avs_studio.gui.qimage import resource_path
-    from avs_studio.gui.shortcuts import SHORTCUTS, sheet_html
+    from avs_studio.gui.annotator.window import AnnotatorWindow
+    from avs_studio.gui.common.qimage import resource_path
+    from avs_studio.gui.common.shortcuts import SHORTCUTS, sheet_html
 
     win = AnnotatorWindow()
     qtbot.addWidget(win)
@@ -149,7 +149,7 @@ def test_shortcuts_are_bound_and_the_sheet_lists_them(qtbot, errors):
 
 
 def test_a_missing_or_foreign_project_file_shows_a_message(qtbot, tmp_path, errors):
-    from avs_studio.gui.annotator import AnnotatorWindow
+    from avs_studio.gui.annotator.window import AnnotatorWindow
 
     win = AnnotatorWindow()
     qtbot.addWidget(win)
@@ -237,7 +237,7 @@ def test_the_browser_builds_the_demo_datasets_in_the_background(browser, qtbot, 
 
 def test_the_export_dialog_offers_what_the_project_can_be_exported_to(qtbot, tmp_path):
     from avs_studio.core.setting import Setting
-    from avs_studio.gui.export_dialog import ExportDialog
+    from avs_studio.gui.annotator.export_dialog import ExportDialog
 
     dlg = ExportDialog(Setting.S4, str(tmp_path))
     qtbot.addWidget(dlg)

@@ -12,8 +12,8 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from avs_studio.gui.canvas import CanvasObject, FrameCanvas
-from avs_studio.gui.qimage import FillLayer, paint_fills, premultiplied, render_fills
+from avs_studio.gui.annotator.canvas import CanvasObject, FrameCanvas
+from avs_studio.gui.common.qimage import FillLayer, paint_fills, premultiplied, render_fills
 
 
 def disc(h, w, cx, cy, r) -> np.ndarray:
@@ -116,7 +116,7 @@ class Host:
 
 
 def test_the_polygon_tool_adds_drags_closes_and_commits(canvas, qtbot):
-    from avs_studio.gui.tools import PolygonTool
+    from avs_studio.gui.annotator.tools import PolygonTool
 
     host = Host(canvas)
     tool = PolygonTool(host)
@@ -156,7 +156,7 @@ def test_the_polygon_tool_adds_drags_closes_and_commits(canvas, qtbot):
 
 
 def test_a_space_tap_asks_for_playback_and_space_drag_pans(canvas, qtbot):
-    from avs_studio.gui.tools import PolygonTool
+    from avs_studio.gui.annotator.tools import PolygonTool
 
     tool = PolygonTool(Host(canvas))
     canvas.set_tool(tool)  # the left button belongs to the tool, unless Space is held

@@ -17,8 +17,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from avs_studio.core.datasets import open_dataset
-from avs_studio.core.evaluation import evaluate
-from avs_studio.core.scores import write_binary_scores, write_score_file
+from avs_studio.core.metrics.evaluation import evaluate
+from avs_studio.core.metrics.scores import write_binary_scores, write_score_file
 
 # ---------------------------------------------------------------------- predictions
 # (small pieces of tests/test_review.py: predictions made from the ground truth, some damaged)
@@ -80,7 +80,7 @@ def errors(monkeypatch, tmp_path):
 
 @pytest.fixture
 def make_window(qtbot, errors):
-    from avs_studio.gui.review_window import ReviewWindow
+    from avs_studio.gui.review.window import ReviewWindow
 
     def make(**kw):
         win = ReviewWindow(**kw)
@@ -188,7 +188,7 @@ def test_a_clip_shows_every_frame_with_its_errors_in_views_that_zoom_together(qt
         errors = pane.data.frames[k].counts
         assert errors["fp"] + errors["fn"] > 0  # the shifted mask is wrong in every frame
     # the difference picture paints false positives and misses in their own colours
-    from avs_studio.core.review_images import DIFF_STYLE, FALSE_NEGATIVE, FALSE_POSITIVE
+    from avs_studio.core.review.images import DIFF_STYLE, FALSE_NEGATIVE, FALSE_POSITIVE
 
     img = pane.data.images[0]["diff_a"]
     arr = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, : img.width() * 3]
@@ -290,8 +290,8 @@ def test_avss_review_filters_by_class_and_subset_and_notes_the_official_quirk(qt
 
 
 def test_fix_the_ground_truth_opens_the_clip_in_the_annotator(qtbot, make_window, ms3_case, tmp_path):
-    from avs_studio.core.project import Project
-    from avs_studio.gui.annotator import AnnotatorWindow
+    from avs_studio.core.project.project import Project
+    from avs_studio.gui.annotator.window import AnnotatorWindow
 
     root, base, damage, _ = ms3_case
     path = tmp_path / "gt.avsproj"
@@ -337,7 +337,7 @@ def test_fixing_a_dataset_ground_truth_goes_through_a_project_made_from_it(qtbot
 
     from PySide6.QtWidgets import QFileDialog
 
-    from avs_studio.gui.annotator import AnnotatorWindow
+    from avs_studio.gui.annotator.window import AnnotatorWindow
 
     root, base, damage, _ = ms3_case
     data = tmp_path / "data"
@@ -391,10 +391,10 @@ def test_a_bad_folder_shows_a_message_and_the_window_lives_on(qtbot, make_window
 
 
 def test_the_open_dialog_tells_the_setting_from_the_files(qtbot, errors, ms3_case, demo_root, tmp_path, monkeypatch):
-    from avs_studio.core.project import Project
+    from avs_studio.core.project.project import Project
     from avs_studio.core.setting import Setting
-    from avs_studio.gui.review_open_dialog import OpenReviewDialog, guess_setting
-    from avs_studio.gui.review_window import ReviewWindow
+    from avs_studio.gui.review.open_dialog import OpenReviewDialog, guess_setting
+    from avs_studio.gui.review.window import ReviewWindow
 
     root, base, _, _ = ms3_case
     assert [s.value for s in guess_setting(base / "damaged", root)[0]] == ["ms3"]
@@ -423,9 +423,9 @@ def test_the_open_dialog_tells_the_setting_from_the_files(qtbot, errors, ms3_cas
 
 def test_the_annotator_and_the_command_line_open_the_review(qtbot, errors, ms3_case, monkeypatch):
     from avs_studio.gui import app as app_module
-    from avs_studio.gui.annotator import AnnotatorWindow
-    from avs_studio.gui.review_open_dialog import OpenReviewDialog
-    from avs_studio.gui.review_window import ReviewWindow
+    from avs_studio.gui.annotator.window import AnnotatorWindow
+    from avs_studio.gui.review.open_dialog import OpenReviewDialog
+    from avs_studio.gui.review.window import ReviewWindow
 
     root, base, _, _ = ms3_case
     monkeypatch.setattr(OpenReviewDialog, "exec", lambda self: QDialog.DialogCode.Rejected)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from avs_studio.core.errors import MaskError
-from avs_studio.core.masks import (
+from avs_studio.core.masks.files import (
     as_binary,
     decode_rle,
     encode_rle,
@@ -24,7 +24,7 @@ from avs_studio.core.masks import (
     write_colour_mask,
     write_prediction_mask,
 )
-from avs_studio.core.palette import (
+from avs_studio.core.masks.palette import (
     CLASS_NAMES,
     PALETTE,
     class_index,

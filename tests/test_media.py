@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from avs_studio.core.errors import MediaError
-from avs_studio.core.media import MediaFile, open_media, probe
-from avs_studio.core.media_writer import write_video
+from avs_studio.core.media.decode import MediaFile, open_media, probe
+from avs_studio.core.media.writer import write_video
 
 W, H = 160, 120
 SR = 16000
@@ -475,7 +475,7 @@ def test_stepping_forward_never_seeks_and_a_batch_costs_one_pass(clips):
 
 
 def test_long_recordings_are_not_counted_up_front_but_still_seek_correctly(tmp_path, monkeypatch):
-    from avs_studio.core import media_probe
+    from avs_studio.core.media import probe as media_probe
 
     p = write_video(tmp_path / "long.mkv", (indexed_frame(i) for i in range(250)), 25, gop_size=50)
     monkeypatch.setattr(media_probe, "COUNT_FRAMES_MAX_SECONDS", 1.0)  # pretend 10 s is long

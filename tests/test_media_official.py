@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from avs_studio.core import media_official as off
+from avs_studio.core.media import official as off
 
 
 def test_spec_formula_takes_the_frame_near_the_end_of_each_second():

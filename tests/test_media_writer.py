@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from avs_studio.core.errors import MediaError
-from avs_studio.core.media import open_media, probe
-from avs_studio.core.media_writer import CONTAINERS, trim_video, write_video
+from avs_studio.core.media.decode import open_media, probe
+from avs_studio.core.media.writer import CONTAINERS, trim_video, write_video
 
 W, H = 160, 120
 SR = 16000

@@ -27,7 +27,7 @@ from avs_studio.core.metrics import (
     semantic_scores_from_labels,
     softmax_argmax,
 )
-from avs_studio.core.metrics_f32 import THRESHOLDS
+from avs_studio.core.metrics.f32 import THRESHOLDS
 
 F32 = np.float32
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from avs_studio.core import metrics_f32 as m32
-from avs_studio.core.metrics_binary import f_beta_f32, fscore_curve
+from avs_studio.core.metrics import f32 as m32
+from avs_studio.core.metrics.binary import f_beta_f32, fscore_curve
 
 F32 = np.float32
 T = m32.THRESHOLDS

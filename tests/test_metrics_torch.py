@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avs_studio.core import metrics_f32 as m32
 from avs_studio.core.metrics import binary_scores, semantic_scores
+from avs_studio.core.metrics import f32 as m32
 
 torch = pytest.importorskip("torch")
 

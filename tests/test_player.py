@@ -18,10 +18,10 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import QTimer
 
-from avs_studio.core.playback import FramePrefetcher, LoopSpan, ManualClock, vggish_window
-from avs_studio.gui import audio_output as ao
-from avs_studio.gui.audio_output import NullOutput, SoundDeviceOutput, default_output
-from avs_studio.gui.player import Player
+from avs_studio.core.media.playback import FramePrefetcher, LoopSpan, ManualClock, vggish_window
+from avs_studio.gui.common import audio_output as ao
+from avs_studio.gui.common.audio_output import NullOutput, SoundDeviceOutput, default_output
+from avs_studio.gui.common.player import Player
 
 
 def overload() -> float:
@@ -285,7 +285,7 @@ def test_frames_are_decoded_ahead_in_a_thread_into_a_bounded_cache():
 @pytest.fixture(scope="module")
 def demo_clip(demo_root):
     from avs_studio.core.datasets import open_dataset
-    from avs_studio.core.media import open_media
+    from avs_studio.core.media.decode import open_media
 
     clip = open_dataset(demo_root("s4", 6, 0)).clips()[0]
     with open_media(clip.video_path) as media:
@@ -330,7 +330,7 @@ class Recorder:
 
 
 def test_playing_a_frame_window_shows_frames_in_order_on_the_audio_clock(qtbot, demo_clip):
-    from avs_studio.gui.timeline import TimelineWidget
+    from avs_studio.gui.common.timeline import TimelineWidget
 
     player = make_player(qtbot, demo_clip)
     timeline = TimelineWidget()  # repainting the playhead is part of the GUI's work

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avs_studio.core import project_schema
-from avs_studio.core.edits import AddObject, SetStatus
-from avs_studio.core.project import (
+from avs_studio.core.project import schema as project_schema
+from avs_studio.core.project.add import NewClip
+from avs_studio.core.project.edits import AddObject, SetStatus
+from avs_studio.core.project.project import (
     SCHEMA_VERSION,
     Project,
     ProjectCorruptError,
@@ -31,7 +32,6 @@ from avs_studio.core.project import (
     ProjectStorageError,
     ProjectVersionError,
 )
-from avs_studio.core.project_add import NewClip
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -197,7 +197,7 @@ def test_a_second_process_is_refused_and_a_killed_holder_frees_the_project(saved
     code = textwrap.dedent(
         """
         import sys, time
-        from avs_studio.core.project import Project
+        from avs_studio.core.project.project import Project
         project = Project.open(sys.argv[1], user="ben")
         print("open", flush=True)
         time.sleep(120)
@@ -243,7 +243,7 @@ def run_without_write_rights(code: str, *args: str) -> dict:
 
 _READ_ONLY_STORY = """
     import json, sys
-    from avs_studio.core.project import Project, ProjectError
+    from avs_studio.core.project.project import Project, ProjectError
     path, other = sys.argv[1], sys.argv[2]
     result = {}
     try:

@@ -8,15 +8,15 @@ import shutil
 
 import pytest
 
-from avs_studio import cli
-from avs_studio.cli_project import add_project_parser
+from avs_studio.cli import parser as cli
+from avs_studio.cli.project import add_project_parser
 from avs_studio.core.datasets import open_dataset
-from avs_studio.core.project import Project
+from avs_studio.core.project.project import Project
 
 
 @pytest.fixture
 def run(monkeypatch):
-    """``run(*argv)`` -> exit status, through ``avs_studio.cli.main`` with ``project`` wired in."""
+    """``run(*argv)`` -> exit status, through ``avs_studio.cli.parser.main`` with ``project`` wired in."""
     original = cli.build_parser
 
     def build() -> argparse.ArgumentParser:

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from avs_studio.core.datasets import open_dataset
-from avs_studio.core.edits import SetStatus
 from avs_studio.core.export import load_masks
-from avs_studio.core.media import open_media, probe
-from avs_studio.core.media_writer import write_video
-from avs_studio.core.project import Project, ProjectError, merge
+from avs_studio.core.media.decode import open_media, probe
+from avs_studio.core.media.writer import write_video
+from avs_studio.core.project.edits import SetStatus
+from avs_studio.core.project.project import Project, ProjectError, merge
 
 
 def make_video(path: Path, seconds: float, *, fps: int = 10, size=(128, 96), seed: int = 0) -> Path:

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avs_studio.core.edits import DeleteObject, SetStatus
-from avs_studio.core.project import Project
+from avs_studio.core.project.edits import DeleteObject, SetStatus
+from avs_studio.core.project.project import Project
 
 TESTS = Path(__file__).resolve().parent
 USER = "kill-test"

@@ -24,15 +24,15 @@ from torch import nn
 
 from avs_studio.core.datasets import open_dataset
 from avs_studio.core.errors import AVSError
-from avs_studio.core.evaluation import evaluate
 from avs_studio.core.export import load_masks, read_coco
 from avs_studio.core.fsutil import is_temporary
 from avs_studio.core.jobs import CancelToken
 from avs_studio.core.metrics import BinaryMetricAccumulator, SemanticMetricAccumulator
-from avs_studio.core.predictions import Predictions
+from avs_studio.core.metrics.evaluation import evaluate
+from avs_studio.core.metrics.predictions import Predictions
 from avs_studio.core.setting import Setting
 from avs_studio.model.engine import Engine, prepare_clip
-from avs_studio.model.propose import STATE_DIR, discover, propose
+from avs_studio.model.propose.run import STATE_DIR, discover, propose
 from avs_studio.model.system import AVSSystem, SystemInfo
 
 TESTS = Path(__file__).resolve().parent
@@ -139,7 +139,7 @@ def test_proposals_for_a_dataset_score_with_evaluate_exactly_as_in_memory(demo_r
 
 
 def test_s4_proposals_follow_the_category_layout_and_the_cli_evaluates_them(demo_root, tmp_path, capsys):
-    from avs_studio.cli import main
+    from avs_studio.cli.parser import main
 
     root = demo_root("s4", 6, 0)
     out = tmp_path / "props"
@@ -215,7 +215,7 @@ def test_what_a_crash_leaves_mid_write_is_not_read_as_a_clip(demo_root, tmp_path
 
 
 def _is_done_for(out: Path, clip_id: str, kinds: list[str]) -> bool:
-    from avs_studio.model.propose import _is_done
+    from avs_studio.model.propose.run import _is_done
 
     return _is_done(out, clip_id, kinds)
 
@@ -338,7 +338,7 @@ def test_a_run_killed_mid_way_leaves_whole_files_and_resumes_to_the_same_result(
     out = tmp_path / "killed"
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "from test_propose import tiny_system; from avs_studio.model.propose import propose;"
+        "from test_propose import tiny_system; from avs_studio.model.propose.run import propose;"
         "propose(sys.argv[2], tiny_system('s4', delay=0.4), sys.argv[3], probs=True, workers=1)"
     )
     proc = subprocess.Popen([sys.executable, "-c", script, str(TESTS), str(root), str(out)])
@@ -416,7 +416,7 @@ def test_a_folder_keeps_the_proposals_of_one_model(demo_root, tmp_path):
         propose(root, tiny_system("s4", name="other"), out, split="test", workers=0)
     with pytest.raises(AVSError, match="segments AVSS clips"):
         propose(root, tiny_system("avss"), tmp_path / "p2", workers=0)
-    from avs_studio.core.project_lock import WriterLock
+    from avs_studio.core.project.lock import WriterLock
 
     other = WriterLock(out / STATE_DIR / "outputs")  # another run holding the folder
     other.acquire()
@@ -473,7 +473,7 @@ def test_ctrl_c_on_the_command_finishes_the_batch_and_exits_130(demo_root, tmp_p
 def _cli(argv: list[str]) -> int:
     """``avs-studio ARGV`` through the real parser, letting AVSError through (``main`` would
     turn it into exit status 2 and a message)."""
-    from avs_studio.cli import build_parser
+    from avs_studio.cli.parser import build_parser
 
     args = build_parser().parse_args(argv)
     return args.func(args)

@@ -15,17 +15,17 @@ from pathlib import Path
 import pytest
 from test_review import write_binary_predictions, write_semantic_predictions
 
-from avs_studio.cli_common import EXIT_INTERRUPTED, EXIT_USER_ERROR
-from avs_studio.cli_report import add_report_parser
+from avs_studio.cli.common import EXIT_INTERRUPTED, EXIT_USER_ERROR
+from avs_studio.cli.report import add_report_parser
 from avs_studio.core.datasets import open_dataset
 from avs_studio.core.errors import AVSError
-from avs_studio.core.evaluation import evaluate
-from avs_studio.core.plots_svg import bar_chart_svg, histogram_svg, nice_ticks, scatter_svg
+from avs_studio.core.metrics.evaluation import evaluate
+from avs_studio.core.review.plots_svg import bar_chart_svg, histogram_svg, nice_ticks, scatter_svg
 
 
 def run_cli(capsys, *argv) -> tuple[int, str, str]:
     """``avs-studio --quiet report ...`` through the parser this module registers, with the
-    exit codes of ``avs_studio.cli.main``."""
+    exit codes of ``avs_studio.cli.parser.main``."""
     parser = argparse.ArgumentParser(prog="avs-studio")
     parser.add_argument("-q", "--quiet", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -173,7 +173,7 @@ def test_existing_folders_and_ctrl_c_leave_nothing_behind(ms3_report, tmp_path, 
     assert code == EXIT_USER_ERROR and "already exists" in stdout
     out.rmdir()
 
-    import avs_studio.core.report as report
+    import avs_studio.core.review.report as report
 
     def interrupted(*args, **kw):
         raise KeyboardInterrupt

@@ -10,13 +10,12 @@ import pytest
 
 from avs_studio.core.datasets import open_dataset
 from avs_studio.core.errors import AVSError, Cancelled
-from avs_studio.core.evaluation import evaluate
 from avs_studio.core.jobs import CancelToken
-from avs_studio.core.masks import write_prediction_mask
+from avs_studio.core.masks.files import write_prediction_mask
 from avs_studio.core.metrics import clip_rows
-from avs_studio.core.review import ReviewSession
-from avs_studio.core.review_data import ReviewTable
-from avs_studio.core.review_images import (
+from avs_studio.core.metrics.evaluation import evaluate
+from avs_studio.core.metrics.scores import write_binary_scores, write_score_file
+from avs_studio.core.review.images import (
     DIFF_STYLE,
     FALSE_NEGATIVE,
     FALSE_POSITIVE,
@@ -26,7 +25,8 @@ from avs_studio.core.review_images import (
     diff_counts,
     render_diff,
 )
-from avs_studio.core.scores import write_binary_scores, write_score_file
+from avs_studio.core.review.session import ReviewSession
+from avs_studio.core.review.table import ReviewTable
 
 # ---------------------------------------------------------------------- predictions
 
@@ -258,7 +258,7 @@ def test_hard_mask_predictions_are_labelled_as_such(demo_root, tmp_path):
 
 
 def test_a_project_can_be_the_ground_truth(ms3_case, tmp_path):
-    from avs_studio.core.project import Project
+    from avs_studio.core.project.project import Project
 
     root, base, damage, _ = ms3_case
     path = tmp_path / "gt.avsproj"

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from avs_studio.core import audio, safe_pickle
+from avs_studio.core.audio import logmel as audio
+from avs_studio.core.audio import pickles as safe_pickle
 from avs_studio.core.errors import AudioError, FormatError
 
 SHAPE = (5, 1, 96, 64)
@@ -92,7 +93,7 @@ def test_log_mels_of_a_wav_survive_the_official_pickle_round_trip(tmp_path, shar
 def test_loading_never_imports_torch(tmp_path):
     path = _dump(tmp_path / "clip.pkl", _official_tensor(), 4)
     code = (
-        "import sys; from avs_studio.core.audio import load_logmel_pickle; "
+        "import sys; from avs_studio.core.audio.logmel import load_logmel_pickle; "
         f"a = load_logmel_pickle({str(path)!r}); "
         "assert 'torch' not in sys.modules, 'torch was imported'; print(a.shape)"
     )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from avs_studio.core import threads
-from avs_studio.core.media import open_media
+from avs_studio.core.media.decode import open_media
 from avs_studio.model.engine import Prepared, iter_prepared
 
 

@@ -11,9 +11,9 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from avs_studio.core.audio import log_mel_examples
-from avs_studio.core.playback import WaveformPeaks, display_log_mel, vggish_window
-from avs_studio.gui.timeline import TimelineWidget
+from avs_studio.core.audio.logmel import log_mel_examples
+from avs_studio.core.media.playback import WaveformPeaks, display_log_mel, vggish_window
+from avs_studio.gui.common.timeline import TimelineWidget
 
 RATE = 16000
 
@@ -230,7 +230,7 @@ def test_a_screenshot_shows_playhead_frames_and_sound(qtbot, timeline, tmp_path)
 
 def long_video(path, seconds: float, fps: int = 10, size=(64, 48)):
     """A video whose brightness counts the seconds and whose tone rises every second."""
-    from avs_studio.core.media_writer import write_video
+    from avs_studio.core.media.writer import write_video
 
     n = int(seconds * fps)
     frames = (np.full((size[1], size[0], 3), int(255 * (i // fps) / seconds), np.uint8) for i in range(n))
@@ -240,7 +240,7 @@ def long_video(path, seconds: float, fps: int = 10, size=(64, 48)):
 
 
 def test_picking_a_segment_of_a_long_video_while_listening(qtbot, tmp_path):
-    from avs_studio.gui.segment_picker import SegmentPickerDialog
+    from avs_studio.gui.annotator.segment_picker import SegmentPickerDialog
 
     video = long_video(tmp_path / "concert.mp4", 12.0)
     dlg = SegmentPickerDialog(None, video, seconds=(10, 5))
@@ -268,7 +268,7 @@ def test_picking_a_segment_of_a_long_video_while_listening(qtbot, tmp_path):
 
 
 def test_a_video_shorter_than_a_clip_cannot_be_added(qtbot, tmp_path):
-    from avs_studio.gui.segment_picker import SegmentPickerDialog
+    from avs_studio.gui.annotator.segment_picker import SegmentPickerDialog
 
     video = long_video(tmp_path / "short.mp4", 3.0)
     dlg = SegmentPickerDialog(None, video, seconds=5)

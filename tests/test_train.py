@@ -10,12 +10,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from avs_studio.cli import build_parser
+from avs_studio.cli.parser import build_parser
 from avs_studio.core.errors import AVSError
 from avs_studio.core.jobs import CancelToken
 from avs_studio.core.setting import Setting
 from avs_studio.model.system import load_system
-from avs_studio.model.train import (
+from avs_studio.model.train.loop import (
     TrainOptions,
     avm_kl_loss,
     bce_first_frame,
@@ -236,7 +236,7 @@ def test_an_architecture_option_added_when_fine_tuning_starts_as_the_identity(de
     what it did before training."""
     from avs_studio.model.demo_model import build_demo_system, full_config
     from avs_studio.model.system import save_system
-    from avs_studio.model.train import _init_system
+    from avs_studio.model.train.loop import _init_system
 
     torch.manual_seed(4)
     config = full_config({"frame_gate": False})

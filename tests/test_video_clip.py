@@ -7,8 +7,8 @@ import pytest
 
 from avs_studio.core.datasets import open_dataset
 from avs_studio.core.errors import MediaError
-from avs_studio.core.project import Project
-from avs_studio.core.video_clip import VideoClip
+from avs_studio.core.media.video_clip import VideoClip
+from avs_studio.core.project.project import Project
 
 
 def test_a_video_clip_and_its_project_clip_give_the_same_model_inputs(demo_root, tmp_path):

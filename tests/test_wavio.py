@@ -1,4 +1,4 @@
-"""User stories for WAV reading and writing (avs_studio.core.wavio)."""
+"""User stories for WAV reading and writing (avs_studio.core.media.wavio)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avs_studio.core import wavio
 from avs_studio.core.errors import AudioError
+from avs_studio.core.media import wavio
 
 
 def _grid_signal(frames: int, channels: int) -> np.ndarray:

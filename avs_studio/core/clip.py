@@ -3,7 +3,7 @@
 A clip read from an S4, MS3 or AVSS dataset folder and a clip cut from a plain video file
 answer the same questions: its sampled frames (0-based ``k``), the frames as the official
 loader feeds the model (224 x 224), its audio, its VGGish log-mel examples and its
-ground-truth masks. Dataset modules, projects and :class:`~avs_studio.core.video_clip.VideoClip`
+ground-truth masks. Dataset modules, projects and :class:`~avs_studio.core.media.video_clip.VideoClip`
 (a segment of any video file) build them.
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AVSError
-from .masks import resize_bilinear_pil
-from .setting import Setting
+from avs_studio.core.errors import AVSError
+from avs_studio.core.masks.files import resize_bilinear_pil
+from avs_studio.core.setting import Setting
 
 MODEL_SIZE = (224, 224)
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)

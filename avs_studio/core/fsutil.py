@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import UnsafePathError
+from avs_studio.core.errors import UnsafePathError
 
 _TMP_PREFIX = ".avs-tmp-"
 

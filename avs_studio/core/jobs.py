@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from .errors import AVSError, Cancelled
+from avs_studio.core.errors import AVSError, Cancelled
 
 T = TypeVar("T")
 R = TypeVar("R")

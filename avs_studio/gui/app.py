@@ -36,16 +36,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .. import __version__
-from ..core.clip import Clip
-from ..core.datasets import Dataset, open_dataset
-from ..core.errors import AVSError
-from ..core.setting import Setting
-from ..core.threads import limit_numpy_blas
-from .canvas import FrameCanvas
-from .qimage import icon, overlay, to_pixmap
-from .window_actions import ActionsMixin
-from .workers import JobBar
+from avs_studio import __version__
+from avs_studio.core.clip import Clip
+from avs_studio.core.datasets import Dataset, open_dataset
+from avs_studio.core.errors import AVSError
+from avs_studio.core.setting import Setting
+from avs_studio.core.threads import limit_numpy_blas
+from avs_studio.gui.annotator.canvas import FrameCanvas
+from avs_studio.gui.common.actions import ActionsMixin
+from avs_studio.gui.common.qimage import icon, overlay, to_pixmap
+from avs_studio.gui.common.workers import JobBar
 
 DEMO_SETTINGS = (("s4", 12), ("ms3", 8), ("avss", 8))
 DEMO_SEED = 2024
@@ -66,7 +66,7 @@ def demo_dir() -> Path:
 
 def ensure_demo_dataset(setting: str, progress, cancel) -> Path:
     """Build the demo dataset of ``setting`` if it is missing (a core job); return its root."""
-    from ..core.demo import SUBFOLDER, write_demo_dataset
+    from avs_studio.core.demo.dataset import SUBFOLDER, write_demo_dataset
 
     st = Setting.parse(setting)
     n = dict(DEMO_SETTINGS)[st.value]
@@ -90,7 +90,7 @@ def demo_project_path(setting: str) -> Path:
 def ensure_demo_project(setting: str, progress, cancel) -> Path:
     """The demo project of ``setting``, created once from its demo dataset (clips to annotate,
     their ground truth left out so the annotator starts from nothing)."""
-    from ..core.project import Project
+    from avs_studio.core.project.project import Project
 
     path = demo_project_path(setting)
     if path.exists():
@@ -311,7 +311,7 @@ class DatasetBrowser(ActionsMixin, QMainWindow):
         self._open_roots(paths)
 
     def _open_roots(self, roots: list[Path]) -> None:
-        from ..core.datasets import detect_setting
+        from avs_studio.core.datasets import detect_setting
 
         opened = []
         for root in roots:
@@ -472,11 +472,11 @@ def run(argv: list[str] | None = None) -> int:
         return 2
     app = make_app()
     limit_numpy_blas(1)  # small matrix products only: spinning BLAS threads would starve the GUI
-    from .annotator import AnnotatorWindow
+    from avs_studio.gui.annotator.window import AnnotatorWindow
 
     targets = [Path(p) for p in args.target]
     if args.review:
-        from .review_window import ReviewWindow
+        from avs_studio.gui.review.window import ReviewWindow
 
         win = ReviewWindow()
         win.show()

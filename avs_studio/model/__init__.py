@@ -27,9 +27,15 @@ from typing import TYPE_CHECKING, Any
 from avs_studio.core.setting import Setting
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .avs_model import AVSModel, build
-    from .checkpoint import CheckpointError, detect_variant, load, load_vggish, read_state_dict
-    from .vggish import VGGish, build_vggish
+    from avs_studio.model.avs_model import AVSModel, build
+    from avs_studio.model.checkpoint import (
+        CheckpointError,
+        detect_variant,
+        load,
+        load_vggish,
+        read_state_dict,
+    )
+    from avs_studio.model.vggish import VGGish, build_vggish
 
 VARIANTS: tuple[str, ...] = (
     "s4_resnet50", "s4_pvt", "ms3_resnet50", "ms3_pvt", "avss_resnet50", "avss_pvt")

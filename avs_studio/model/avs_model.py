@@ -23,11 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from avs_studio.core.setting import Setting
-
-from . import TPAVI_MODES, VARIANTS, backbone_of, setting_of
-from .backbones.pvt_v2 import PyramidVisionTransformerV2
-from .backbones.resnet import B2ResNet
-from .tpavi import AUDIO_DIM, GROUP, TPAVIModule
+from avs_studio.model import TPAVI_MODES, VARIANTS, backbone_of, setting_of
+from avs_studio.model.backbones.pvt_v2 import PyramidVisionTransformerV2
+from avs_studio.model.backbones.resnet import B2ResNet
+from avs_studio.model.tpavi import AUDIO_DIM, GROUP, TPAVIModule
 
 __all__ = ["VARIANTS", "AVSModel", "build", "split_variant"]
 

@@ -28,9 +28,8 @@ import torch
 from torch import nn
 
 from avs_studio.core.errors import AVSError
-
-from .avs_model import VARIANTS, AVSModel, split_variant
-from .vggish import VGGish
+from avs_studio.model.avs_model import VARIANTS, AVSModel, split_variant
+from avs_studio.model.vggish import VGGish
 
 WRAPPER_KEYS = ("state_dict", "model", "model_state_dict")
 _PREFIX = "module."

@@ -46,11 +46,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core.setting import Setting
-from .avs_model import FeatureFusionBlock
-from .checkpoint import CheckpointError
-from .system import AVSSystem, SystemInfo
-from .tpavi import AUDIO_DIM, GROUP, TPAVIModule
+from avs_studio.core.setting import Setting
+from avs_studio.model.avs_model import FeatureFusionBlock
+from avs_studio.model.checkpoint import CheckpointError
+from avs_studio.model.system import AVSSystem, SystemInfo
+from avs_studio.model.tpavi import AUDIO_DIM, GROUP, TPAVIModule
 
 ARCH = "demo-tpavi"
 

@@ -1,7 +1,7 @@
 """The inference engine: clip -> model inputs -> AVS system -> score maps -> masks.
 
 One engine serves the GUI (:meth:`Engine.propose_clip`) and ``avs-studio propose``
-(:mod:`avs_studio.model.propose`). The work is cut in two halves:
+(:mod:`avs_studio.model.propose.run`). The work is cut in two halves:
 
 * :func:`prepare_clip` (CPU, no torch): decode the sampled frames, resize them as the
   official loader does and normalise them (``Clip.model_frames``), compute the log-mel
@@ -42,17 +42,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..core.clip import MODEL_SIZE, Clip
-from ..core.errors import AVSError, MediaError
-from ..core.jobs import CancelToken, Progress, no_progress
-from ..core.setting import Setting
-from ..core.threads import configure_worker
-from ..core.video_clip import VideoClip
+from avs_studio.core.clip import MODEL_SIZE, Clip
+from avs_studio.core.errors import AVSError, MediaError
+from avs_studio.core.jobs import CancelToken, Progress, no_progress
+from avs_studio.core.media.video_clip import VideoClip
+from avs_studio.core.setting import Setting
+from avs_studio.core.threads import configure_worker
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from .system import AVSSystem
+    from avs_studio.model.system import AVSSystem
 
 __all__ = [
     "DEVICES",
@@ -377,7 +377,7 @@ class ClipScores:
         """float32 sigmoid ``[T, 224, 224]`` (S4/MS3) or softmax ``[T, C, 224, 224]`` (AVSS),
         as torch computes them on the CPU (the values the official metrics see)."""
         if self.setting.is_binary:
-            from ..core.metrics_f32 import float32_sigmoid
+            from avs_studio.core.metrics.f32 import float32_sigmoid
 
             return float32_sigmoid(self.logits)
         # torch's CPU softmax (which core.metrics_f32.float32_softmax reproduces bit for bit,
@@ -389,7 +389,7 @@ class ClipScores:
         """AVSS: argmax class per pixel ``[T, 224, 224]`` uint8 (the official softmax argmax)."""
         self._need_semantic("labels")
         if self._labels is None:
-            from ..core.metrics_f32 import softmax_argmax
+            from avs_studio.core.metrics.f32 import softmax_argmax
 
             self._labels = softmax_argmax(self.logits).astype(np.uint8)
         return self._labels
@@ -416,7 +416,7 @@ class ClipScores:
         labels = self.labels()
         if not native:
             return labels
-        from ..core.masks import resize_nearest
+        from avs_studio.core.masks.files import resize_nearest
 
         return [resize_nearest(labels[k], self.frame_sizes[k]) for k in range(self.num_frames)]
 
@@ -484,7 +484,7 @@ def fold_resnet_batchnorm(avs: Any) -> int:
     torch = _torch()
     from torch import nn
 
-    from .backbones.resnet import B2ResNet, Bottleneck
+    from avs_studio.model.backbones.resnet import B2ResNet, Bottleneck
 
     resnet = getattr(avs, "resnet", None)
     if not isinstance(resnet, B2ResNet):

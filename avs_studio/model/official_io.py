@@ -2,7 +2,7 @@
 
 The official S4/MS3 preprocessing stores each clip's VGGish input as a plain ``pickle`` of
 a float32 ``torch.Tensor [5, 1, 96, 64]`` with ``requires_grad=True`` (audio.md §5.2).
-Reading such files never needs this module: ``avs_studio.core.audio.load_logmel_pickle``
+Reading such files never needs this module: ``avs_studio.core.audio.logmel.load_logmel_pickle``
 rebuilds them with a restricted unpickler that runs no code.
 """
 
@@ -13,8 +13,8 @@ import pickle
 
 import torch
 
-from ..core.audio import log_mel_from_wav
-from ..core.fsutil import atomic_path
+from avs_studio.core.audio.logmel import log_mel_from_wav
+from avs_studio.core.fsutil import atomic_path
 
 
 def save_logmel_pickle(pkl_path: str | os.PathLike[str], wav_path: str | os.PathLike[str]) -> None:

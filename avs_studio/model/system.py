@@ -26,8 +26,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..core.setting import Setting
-from .checkpoint import CheckpointError
+from avs_studio.core.setting import Setting
+from avs_studio.model.checkpoint import CheckpointError
 
 FILE_FORMAT = "avs-studio-model"
 FILE_VERSION = 1
@@ -100,7 +100,7 @@ def is_studio_file(obj: Any) -> bool:
 
 def save_system(path: str | os.PathLike[str], system: AVSSystem, *, config: dict, card: dict | None = None) -> None:
     """Write an AVS Studio model file atomically (architecture config + both state dicts)."""
-    from ..core.fsutil import atomic_path
+    from avs_studio.core.fsutil import atomic_path
 
     payload = {
         "format": FILE_FORMAT,
@@ -139,14 +139,14 @@ def load_system(
             raise CheckpointError(f"the demo model {path} is missing from this installation")
         model = path
     path = Path(model)
-    from .checkpoint import read_checkpoint_object
+    from avs_studio.model.checkpoint import read_checkpoint_object
 
     raw = read_checkpoint_object(path)
     if is_studio_file(raw):
         return studio_system(path, raw, setting)
-    from . import setting_of
-    from .checkpoint import load as load_official
-    from .checkpoint import load_vggish, state_dict_of
+    from avs_studio.model import setting_of
+    from avs_studio.model.checkpoint import load as load_official
+    from avs_studio.model.checkpoint import load_vggish, state_dict_of
 
     sd = state_dict_of(raw, path)
     del raw
@@ -199,7 +199,7 @@ def _studio_builders() -> dict:
     """Architectures an AVS Studio model file may name -> builder(setting, config) -> AVSSystem."""
     builders = {"official": _official_builder}
     try:
-        from .demo_model import ARCH, build_demo_system
+        from avs_studio.model.demo_model import ARCH, build_demo_system
     except ImportError:  # pragma: no cover - the demo architecture ships with the package
         return builders
     builders[ARCH] = build_demo_system
@@ -208,7 +208,7 @@ def _studio_builders() -> dict:
 
 def _official_builder(setting: Setting, config: dict) -> AVSSystem:
     """A fine-tuned official variant saved by ``avs-studio train`` (VGGish included)."""
-    from . import build, build_vggish
+    from avs_studio.model import build, build_vggish
 
     variant = config.get("variant")
     if not variant:

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import TPAVI_MODES
+from avs_studio.model import TPAVI_MODES
 
 GROUP = 5  # the official model hard-codes 5-frame groups in every setting (spec §6.4)
 AUDIO_DIM = 128

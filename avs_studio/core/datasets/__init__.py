@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import DatasetError
-from ..setting import Setting
-from . import avss, ms3, s4
-from .avss import AVSSDataset, AVSSWriter
-from .common import Dataset, DatasetClip, DatasetProblem
-from .ms3 import MS3Dataset, MS3Writer
-from .s4 import S4Dataset, S4Writer
+from avs_studio.core.datasets import avss, ms3, s4
+from avs_studio.core.datasets.avss import AVSSDataset, AVSSWriter
+from avs_studio.core.datasets.common import Dataset, DatasetClip, DatasetProblem
+from avs_studio.core.datasets.ms3 import MS3Dataset, MS3Writer
+from avs_studio.core.datasets.s4 import S4Dataset, S4Writer
+from avs_studio.core.errors import DatasetError
+from avs_studio.core.setting import Setting
 
 __all__ = [
     "AVSSDataset",

@@ -22,13 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..clip import MODEL_SIZE, Clip
-from ..errors import AVSError, DatasetError
-from ..fsutil import atomic_write_text, safe_join
-from ..masks import read_label_mask, write_colour_mask, write_index_mask
-from ..palette import CLASS_NAMES, label2idx
-from ..setting import Setting
-from .common import (
+from avs_studio.core.clip import MODEL_SIZE, Clip
+from avs_studio.core.datasets.common import (
     Dataset,
     DatasetClip,
     check_frames,
@@ -40,6 +35,11 @@ from .common import (
     write_csv,
     write_jpeg_rgb,
 )
+from avs_studio.core.errors import AVSError, DatasetError
+from avs_studio.core.fsutil import atomic_write_text, safe_join
+from avs_studio.core.masks.files import read_label_mask, write_colour_mask, write_index_mask
+from avs_studio.core.masks.palette import CLASS_NAMES, label2idx
+from avs_studio.core.setting import Setting
 
 META = "metadata.csv"
 LABELS = "label2idx.json"

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..clip import MODEL_SIZE, Clip
-from ..errors import AudioError, DatasetError, MaskError, UnsafePathError
-from ..fsutil import atomic_path, atomic_write_text, check_component, safe_join
-from ..masks import open_image
-from ..setting import Setting
+from avs_studio.core.clip import MODEL_SIZE, Clip
+from avs_studio.core.errors import AudioError, DatasetError, MaskError, UnsafePathError
+from avs_studio.core.fsutil import atomic_path, atomic_write_text, check_component, safe_join
+from avs_studio.core.masks.files import open_image
+from avs_studio.core.setting import Setting
 
 SPLITS = ("train", "val", "test")
 
@@ -187,13 +187,13 @@ class DatasetClip(Clip):
 
     def audio(self) -> tuple[np.ndarray, int]:
         """The clip's WAV (or the audio track of its raw video when there is no WAV)."""
-        from ..audio import read_wav
+        from avs_studio.core.audio.logmel import read_wav
 
         wav = self._dataset.wav_path(self)
         if wav is not None and wav.exists():
             return read_wav(wav)
         if self.video_path is not None and self.video_path.exists():
-            from ..media import open_media
+            from avs_studio.core.media.decode import open_media
 
             with open_media(self.video_path) as media:
                 return media.audio()
@@ -201,7 +201,7 @@ class DatasetClip(Clip):
 
     def log_mel(self) -> np.ndarray:
         """Log-mel examples recomputed from the WAV; the cached pickle only through a safe loader."""
-        from ..audio import load_logmel_pickle, log_mel_from_wav
+        from avs_studio.core.audio.logmel import load_logmel_pickle, log_mel_from_wav
 
         layout = "avss" if self.setting is Setting.AVSS else "s4"
         wav = self._dataset.wav_path(self)
@@ -311,7 +311,7 @@ def write_clip_audio(
     if isinstance(wav, (str, os.PathLike)):
         copy_atomic(Path(wav), wav_path)
     else:
-        from ..audio import write_wav
+        from avs_studio.core.audio.logmel import write_wav
 
         write_wav(wav_path, wav[0], wav[1])
     if log_mel_writer is not None and pkl_path is not None:

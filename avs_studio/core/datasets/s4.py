@@ -19,12 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..clip import MODEL_SIZE, Clip
-from ..errors import AVSError, DatasetError
-from ..fsutil import safe_join
-from ..masks import read_binary_mask, write_binary_mask
-from ..setting import Setting
-from .common import (
+from avs_studio.core.clip import MODEL_SIZE, Clip
+from avs_studio.core.datasets.common import (
     Dataset,
     DatasetClip,
     LogMelWriter,
@@ -38,6 +34,10 @@ from .common import (
     write_csv,
     write_png_rgb,
 )
+from avs_studio.core.errors import AVSError, DatasetError
+from avs_studio.core.fsutil import safe_join
+from avs_studio.core.masks.files import read_binary_mask, write_binary_mask
+from avs_studio.core.setting import Setting
 
 META = "s4_meta_data.csv"
 DATA = "s4_data"

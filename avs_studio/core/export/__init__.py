@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..datasets import detect_setting, open_dataset
-from ..datasets.common import Dataset
-from ..errors import FormatError
-from ..setting import Setting
-from .avsbench import LayoutSummary, write_avsbench
-from .coco import CocoSummary, read_coco, to_coco, write_coco
-from .maskset import FrameMask, MaskSet, from_dataset
-from .png import read_png_masks, write_png_masks
+from avs_studio.core.datasets import detect_setting, open_dataset
+from avs_studio.core.datasets.common import Dataset
+from avs_studio.core.errors import FormatError
+from avs_studio.core.export.avsbench import LayoutSummary, write_avsbench
+from avs_studio.core.export.coco import CocoSummary, read_coco, to_coco, write_coco
+from avs_studio.core.export.maskset import FrameMask, MaskSet, from_dataset
+from avs_studio.core.export.png import read_png_masks, write_png_masks
+from avs_studio.core.setting import Setting
 
 __all__ = [
     "CocoSummary",

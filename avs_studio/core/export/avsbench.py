@@ -12,17 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..clip import MODEL_SIZE
-from ..datasets.avss import SUBSETS, AVSSWriter
-from ..datasets.common import Dataset
-from ..datasets.ms3 import MS3Writer
-from ..datasets.s4 import S4Writer
-from ..errors import FormatError
-from ..fsutil import atomic_dir
-from ..jobs import CancelToken, Progress, no_progress
-from ..masks import resize_nearest
-from ..setting import Setting
-from .maskset import MaskSet
+from avs_studio.core.clip import MODEL_SIZE
+from avs_studio.core.datasets.avss import SUBSETS, AVSSWriter
+from avs_studio.core.datasets.common import Dataset
+from avs_studio.core.datasets.ms3 import MS3Writer
+from avs_studio.core.datasets.s4 import S4Writer
+from avs_studio.core.errors import FormatError
+from avs_studio.core.export.maskset import MaskSet
+from avs_studio.core.fsutil import atomic_dir
+from avs_studio.core.jobs import CancelToken, Progress, no_progress
+from avs_studio.core.masks.files import resize_nearest
+from avs_studio.core.setting import Setting
 
 FOLDER = {Setting.S4: "Single-source", Setting.MS3: "Multi-sources", Setting.AVSS: "AVSS"}
 

@@ -16,13 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FormatError, MaskError
-from ..fsutil import atomic_write_text
-from ..jobs import CancelToken, Progress, no_progress
-from ..masks import HOLES_LOSE, HOLES_RLE, contour_polygons, decode_rle, polygons_to_mask
-from ..palette import CLASS_NAMES, NUM_CLASSES
-from ..setting import Setting
-from .maskset import FrameMask, MaskSet
+from avs_studio.core.errors import FormatError, MaskError
+from avs_studio.core.export.maskset import FrameMask, MaskSet
+from avs_studio.core.fsutil import atomic_write_text
+from avs_studio.core.jobs import CancelToken, Progress, no_progress
+from avs_studio.core.masks.files import (
+    HOLES_LOSE,
+    HOLES_RLE,
+    contour_polygons,
+    decode_rle,
+    polygons_to_mask,
+)
+from avs_studio.core.masks.palette import CLASS_NAMES, NUM_CLASSES
+from avs_studio.core.setting import Setting
 
 BINARY_CATEGORY = {"id": 1, "name": "sounding_object"}
 
@@ -261,7 +267,7 @@ def _frame_from_image(path: Path, img: Any, setting: Setting) -> FrameMask:
     if "video" in img and "frame_index" in img:
         clip_id, frame = str(img["video"]), int(img["frame_index"])
     else:
-        from .names import parse_frame_name
+        from avs_studio.core.export.names import parse_frame_name
 
         parsed = parse_frame_name(str(img["file_name"]), setting)
         if parsed is None:

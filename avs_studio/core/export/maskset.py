@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..datasets.common import Dataset
-from ..errors import AVSError, MaskError
-from ..setting import Setting
+from avs_studio.core.datasets.common import Dataset
+from avs_studio.core.errors import AVSError, MaskError
+from avs_studio.core.setting import Setting
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..setting import Setting
+from avs_studio.core.setting import Setting
 
 _S4 = re.compile(r"(?:^|/)visual_frames/[^/]+/[^/]+/(?P<clip>[^/]+)/(?P=clip)_(?P<k>\d+)\.png$")
 _MS3 = re.compile(r"(?:^|/)visual_frames/(?P<clip>[^/]+)/(?P=clip)\.mp4_(?P<k>\d+)\.png$")

@@ -16,13 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FormatError, MaskError
-from ..fsutil import atomic_dir, atomic_write_text, check_component, is_temporary, safe_join
-from ..jobs import CancelToken, Progress, no_progress
-from ..masks import open_image, write_binary_mask, write_index_mask
-from ..palette import NUM_CLASSES
-from ..setting import Setting
-from .maskset import FrameMask, MaskSet
+from avs_studio.core.errors import FormatError, MaskError
+from avs_studio.core.export.maskset import FrameMask, MaskSet
+from avs_studio.core.fsutil import (
+    atomic_dir,
+    atomic_write_text,
+    check_component,
+    is_temporary,
+    safe_join,
+)
+from avs_studio.core.jobs import CancelToken, Progress, no_progress
+from avs_studio.core.masks.files import open_image, write_binary_mask, write_index_mask
+from avs_studio.core.masks.palette import NUM_CLASSES
+from avs_studio.core.setting import Setting
 
 MANIFEST = "masks.json"
 FORMAT = "avs-studio-png-masks"

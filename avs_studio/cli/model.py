@@ -1,0 +1,169 @@
+"""``avs-studio propose``: masks proposed by a model for many clips, resumably.
+
+    avs-studio propose DATA/Single-source --split test --out props/ --probs
+    avs-studio propose videos/ --setting avss --out props/ --format coco
+    avs-studio propose clips.txt --model s4_pvt_best.pth --vggish vggish-10086976.pth --out props/
+
+A thin face on :func:`avs_studio.model.propose.run.propose`: it loads the model (the shipped
+demo model of the setting when ``--model`` is omitted), shows a progress bar with clips/s
+and the time left, and ends with a summary. The first Ctrl-C stops after the current batch
+(finished clips stay complete; a re-run continues), a second one aborts at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from avs_studio.cli.common import EXIT_INTERRUPTED, stop_on_ctrl_c
+from avs_studio.core.errors import AVSError
+from avs_studio.core.jobs import CancelToken, Progress
+from avs_studio.core.setting import Setting
+
+_SHOWN_FAILURES = 5
+
+
+def add_propose_parser(subparsers) -> None:
+    """Register ``propose`` on the ``avs-studio`` subcommand parsers."""
+    settings = [s.value for s in Setting]
+    p = subparsers.add_parser(
+        "propose", help="propose masks with a model for a dataset, a folder of videos or a list file",
+        description="Run a model over many clips and write its predictions (resumable).")  # fmt: skip
+    p.add_argument("input", help="an AVSBench dataset folder, a folder of videos, a list file "
+                                 "(path[,start[,seconds]] per line) or a video")  # fmt: skip
+    p.add_argument("--out", required=True, help="output folder (re-run with the same folder to resume)")
+    p.add_argument("--model", help="model file: an AVS Studio model or an official checkpoint "
+                                   "(default: the shipped demo model of the setting)")  # fmt: skip
+    p.add_argument("--vggish", help="VGGish weights (vggish-10086976.pth), needed by official checkpoints")
+    p.add_argument("--setting", choices=settings, help="setting of the clips (and of the demo model)")
+    p.add_argument("--format", dest="fmt", choices=["avsbench", "png", "coco"], default="avsbench",
+                   help="avsbench: the official pred_masks/ layout (224x224); png: AVS Studio PNG "
+                        "masks at each frame's size; coco: a COCO instances file")  # fmt: skip
+    p.add_argument("--probs", action="store_true",
+                   help="also write score maps scores/<clip>.npz (what `evaluate` needs for the exact F-score)")
+    p.add_argument("--split", choices=["train", "val", "test"], help="only this split of a dataset")
+    p.add_argument("--seconds", type=int, choices=(5, 10), help="clip length for videos (default: "
+                                                                "5; AVSS: 10 when long enough)")  # fmt: skip
+    p.add_argument("--batch-clips", type=int, default=1, metavar="N", help="clips per forward (default 1)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="decoding processes (default: half the cores, 1-4; 0 decodes in the main process)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+                   help="fp32 (default); bf16/fp16 autocast on a GPU only")
+    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
+    p.set_defaults(func=cmd_propose)
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    """Load the model, run the propose job with a progress bar, print the summary."""
+    from avs_studio.model.propose.run import propose
+
+    quiet = bool(getattr(args, "quiet", False))
+    clip_setting = _clip_setting(args)
+    system = _load_model(args, clip_setting)
+    from avs_studio.model.engine import Engine
+
+    # The system is loaded only to propose: it may be specialised for inference.
+    engine = Engine(system, device=args.device, precision=args.precision,
+                    batch_clips=args.batch_clips, threads=args.threads, fold_batchnorm=True)  # fmt: skip
+    if not quiet:
+        print(f"model: {engine.describe()}", file=sys.stderr)
+    token = CancelToken()
+    with stop_on_ctrl_c(token), _rate_bar("propose", quiet) as prog:
+        report = propose(
+            args.input, engine, args.out, setting=clip_setting or system.setting, fmt=args.fmt,
+            probs=args.probs, split=args.split, seconds=args.seconds, workers=args.workers,
+            progress=prog, cancel=token,
+        )  # fmt: skip
+    for note in report.notes[:10]:
+        print(f"note: {note}", file=sys.stderr)
+    for f in report.failures[:_SHOWN_FAILURES]:
+        print(f"failed: {f.item}: {f.error}", file=sys.stderr)
+    if len(report.failures) > _SHOWN_FAILURES:
+        print(f"... and {len(report.failures) - _SHOWN_FAILURES} more failures (see report.csv)", file=sys.stderr)
+    t = report.timings
+    if report.done and not quiet:
+        print(f"time: frames {t.get('frames_s', 0):.1f} s and log-mel {t.get('log_mel_s', 0):.1f} s "
+              f"(decoding workers), audio encoder {t.get('audio_encoder_s', 0):.1f} s, model "
+              f"{t.get('model_s', 0):.1f} s, writing {t.get('write_s', 0):.1f} s, waiting for "
+              f"decoded clips {t.get('wait_s', 0):.1f} s", file=sys.stderr)  # fmt: skip
+    print(f"{report.summary()}; outputs in {Path(args.out)}")
+    if report.cancelled:
+        print("stopped before the end: run the same command again to continue", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if report.failures and not report.done and not report.skipped:
+        raise AVSError(f"no clip could be proposed: {report.failures[0].item}: {report.failures[0].error}")
+    return 0
+
+
+def _clip_setting(args: argparse.Namespace) -> Setting | None:
+    """The clips' setting: --setting, else the dataset's own (None for videos: the model's)."""
+    if args.setting:
+        return Setting.parse(args.setting)
+    p = Path(args.input)
+    if p.is_dir():
+        from avs_studio.core.datasets import detect_setting
+
+        found = detect_setting(p)
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            names = ", ".join(s.value for s in found)
+            raise AVSError(f"{p}: holds several settings ({names}); choose one with --setting")
+    return None
+
+
+def _load_model(args: argparse.Namespace, clip_setting: Setting | None):
+    from avs_studio.model.system import demo_model_path, load_system
+
+    if args.model is None:
+        if clip_setting is None:
+            raise AVSError("which model? pass --model PATH, or --setting s4|ms3|avss to use the "
+                           "shipped demo model of that setting")  # fmt: skip
+        path = demo_model_path(clip_setting)
+        if not path.is_file():
+            raise AVSError(
+                f"no --model given, and the shipped {clip_setting.value.upper()} demo model "
+                f"{path} is missing from this installation; pass --model PATH (an AVS Studio "
+                "model, or an official checkpoint with --vggish PATH)"
+            )
+        return load_system(None, setting=clip_setting)
+    # The setting is checked against the clips by the job (S4 and MS3 models are
+    # interchangeable there; an official checkpoint alone cannot tell S4 from MS3).
+    return load_system(args.model, vggish=args.vggish)
+
+
+@contextlib.contextmanager
+def _rate_bar(desc: str, quiet: bool) -> Iterator[Progress]:
+    """A tqdm bar fed by increments, so that it shows clips/s and the time left."""
+    if quiet:
+        yield lambda done, total, message="": None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit="clip", file=sys.stderr, dynamic_ncols=True, leave=False)
+    state = {"first": True}
+
+    def update(done: int, total: int | None, message: str = "") -> None:
+        if total is not None and bar.total != total:
+            bar.total = total
+        if state["first"]:
+            # Clips done by an earlier run do not count towards the rate.
+            state["first"] = False
+            bar.n = bar.last_print_n = done
+            bar.start_t = bar.last_print_t = time.time()
+            bar.initial = done
+        elif done > bar.n:
+            bar.update(done - bar.n)
+        if message:
+            bar.set_postfix_str(message[-24:], refresh=False)
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        bar.close()

@@ -1,0 +1,3 @@
+"""The synthetic demo world: scenes of moving, sounding objects (``scene``) written as
+AVSBench datasets in the official layout (``dataset``).
+"""

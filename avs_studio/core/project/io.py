@@ -1,0 +1,363 @@
+"""Export a project through the foundation exporters, and import masks back into one.
+
+:func:`to_maskset` turns the project's ground-truth slots into a lazy
+:class:`~avs_studio.core.export.MaskSet` (one composite mask per annotated frame, proposals
+left out), so the COCO and PNG writers work unchanged. The AVSBench export writes complete
+datasets: masks, the sampled frames, the audio, the metadata rows and the clip's video;
+a clip that is a segment of a longer video gets its segment cut out by stream copy
+(:func:`~avs_studio.core.media.writer.trim_video`, no re-encoding where the container
+allows). Imports go through edit commands, one undoable "Import masks" per clip.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from avs_studio.core.clip import MODEL_SIZE
+from avs_studio.core.datasets.common import LogMelWriter
+from avs_studio.core.errors import AVSError, DatasetError, FormatError, MediaError
+from avs_studio.core.export import FrameMask, MaskSet, load_masks, write_coco, write_png_masks
+from avs_studio.core.fsutil import atomic_dir
+from avs_studio.core.jobs import CancelToken, ItemFailure, Progress, no_progress
+from avs_studio.core.masks.files import HOLES_LOSE, resize_nearest
+from avs_studio.core.project.errors import ProjectError
+from avs_studio.core.project.records import KIND_IMPORT, ClipRecord, Provenance
+from avs_studio.core.setting import Setting
+
+if TYPE_CHECKING:
+    from avs_studio.core.project.project import Project
+
+TARGETS = ("coco", "png", "avsbench-s4", "avsbench-ms3", "avsbench-avss")
+_FOLDER = {Setting.S4: "Single-source", Setting.MS3: "Multi-sources", Setting.AVSS: "AVSS"}
+
+
+def official_frame_name(setting: Setting, rec: ClipRecord, k: int) -> str:
+    """The frame's path in the official layout of ``setting`` (COCO ``file_name``)."""
+    if setting is Setting.S4:
+        split, category = rec.split or "none", rec.category or "unknown"
+        return f"s4_data/visual_frames/{split}/{category}/{rec.clip_id}/{rec.clip_id}_{k + 1}.png"
+    if setting is Setting.MS3:
+        return f"ms3_data/visual_frames/{rec.clip_id}/{rec.clip_id}.mp4_{k + 1}.png"
+    return f"{rec.subset or avss_subset(rec)}/{rec.clip_id}/frames/{k}.jpg"
+
+
+def avss_subset(rec: ClipRecord) -> str:
+    """The AVSS subset of a clip: as recorded, else v2 for 10 frames and v1s for 5."""
+    return rec.subset or ("v2" if rec.num_frames == 10 else "v1s")
+
+
+def to_maskset(project: Project, *, status: str | None = None, split: str | None = None,
+               include_proposals: bool = False) -> MaskSet:  # fmt: skip
+    """One lazy FrameMask per annotated frame of the chosen clips, in the order clips were added."""
+    out = MaskSet(project.setting, info={"source": str(project.path), "mask_resolution": "as stored"})
+    for rec in project.clips(status=status, split=split):
+        for k in rec.annotated:
+            out.frames.append(FrameMask(
+                clip_id=rec.clip_id, frame=k, file_name=official_frame_name(project.setting, rec, k),
+                split=rec.split, category=rec.category, subset=rec.subset,
+                loader=_loader(project, rec.clip_id, k, include_proposals),
+            ))  # fmt: skip
+    return out
+
+
+def _loader(project: Project, clip_id: str, k: int, include_proposals: bool):
+    return lambda: project.label_mask(clip_id, k, include_proposals=include_proposals)
+
+
+# ====================================================================== export
+
+
+@dataclass
+class ExportSummary:
+    """What an export wrote."""
+
+    target: str
+    out: Path
+    clips: int = 0
+    masks: int = 0
+    annotations: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """One line for the CLI."""
+        extra = f", {self.annotations} annotations" if self.target == "coco" else ""
+        return f"exported {self.clips} clips ({self.masks} masks{extra}) as {self.target} to {self.out}"
+
+
+def export_project(project: Project, out: str | os.PathLike[str], to: str, *, status: str | None = None,
+                   split: str | None = None, polygons: bool = False, holes: str = HOLES_LOSE,
+                   media: bool = True, include_proposals: bool = False,
+                   log_mel_writer: LogMelWriter | None = None, progress: Progress = no_progress,
+                   cancel: CancelToken | None = None) -> ExportSummary:  # fmt: skip
+    """Export the chosen clips to COCO (``out`` a .json file or a folder), PNG masks or AVSBench.
+
+    ``media`` (AVSBench only) also writes frames, audio and videos; without it only masks
+    and metadata are written (enough for evaluation). ``log_mel_writer(pkl, wav)`` writes
+    the S4/MS3 ``audio_log_mel`` pickles (a torch tensor, so the caller supplies it).
+    """
+    if to not in TARGETS:
+        raise FormatError(f"unknown export target {to!r}: expected one of {', '.join(TARGETS)}")
+    out = Path(out)
+    masks = to_maskset(project, status=status, split=split, include_proposals=include_proposals)
+    if len(masks) == 0:
+        raise ProjectError(f"{project.path.name}: no masks to export (check the status and split filters)")
+    summary = ExportSummary(to, out, clips=len(masks.clip_ids()), masks=len(masks))
+    if to == "coco":
+        dest = out if out.suffix.lower() == ".json" else out / "annotations.json"
+        s = write_coco(dest, masks, polygons=polygons, holes=holes, progress=progress, cancel=cancel)
+        summary.out, summary.annotations = dest, s.annotations
+        if polygons and s.rle_fallbacks:
+            summary.notes.append(f"{s.rle_fallbacks} mask(s) kept as RLE (no polygon fits)")
+    elif to == "png":
+        write_png_masks(out, masks, progress=progress, cancel=cancel)
+    else:
+        target = Setting.parse(to.split("-", 1)[1])
+        records = project.clips(status=status, split=split)
+        wanted = set(masks.clip_ids())
+        summary.masks = 0
+        _write_layout(project, out, target, [r for r in records if r.clip_id in wanted], summary,
+                      media=media, include_proposals=include_proposals,
+                      log_mel_writer=log_mel_writer, progress=progress, cancel=cancel)  # fmt: skip
+    return summary
+
+
+def _write_layout(project: Project, out: Path, target: Setting, records: list[ClipRecord],
+                  summary: ExportSummary, *, media: bool, include_proposals: bool,
+                  log_mel_writer: LogMelWriter | None, progress: Progress,
+                  cancel: CancelToken | None) -> None:  # fmt: skip
+    from avs_studio.core.datasets.avss import AVSSWriter
+    from avs_studio.core.datasets.ms3 import MS3Writer
+    from avs_studio.core.datasets.s4 import S4Writer
+
+    if target is Setting.AVSS and project.setting.is_binary:
+        raise FormatError("binary masks carry no classes; they cannot be written as AVSS colour masks")
+    dest = out / _FOLDER[target]
+    if dest.exists():
+        raise FormatError(f"{dest} already exists; choose a new folder")
+    counts = {"resized": 0, "binarised": 0, "unsplit": 0, "earlier_cut": 0, "reencoded": 0, "no_media": 0}
+    with atomic_dir(dest) as root:
+        writer = {Setting.S4: S4Writer, Setting.MS3: MS3Writer, Setting.AVSS: AVSSWriter}[target](root)
+        progress(0, len(records), "")
+        for i, rec in enumerate(records, start=1):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            split = rec.split or "test"
+            counts["unsplit"] += not rec.split
+            clip_masks = {}
+            for k in rec.annotated:
+                m = project.label_mask(rec.clip_id, k, include_proposals=include_proposals)
+                if target.is_binary:
+                    if not project.setting.is_binary:
+                        m = (m != 0).astype(np.uint8)
+                        counts["binarised"] += 1
+                    if m.shape != (MODEL_SIZE[1], MODEL_SIZE[0]):
+                        m = resize_nearest(m, MODEL_SIZE)
+                        counts["resized"] += 1
+                clip_masks[k] = m
+            extra = _clip_media(project, rec, target, counts) if media else {}
+            video_job = extra.pop("_trim", None)
+            if target.is_binary and "wav" in extra and log_mel_writer is not None:
+                extra["log_mel_writer"] = log_mel_writer
+            if target is Setting.S4:
+                category = rec.category or "unknown"
+                writer.add_clip(rec.clip_id, category=category, split=split, start=int(rec.start),
+                                masks=clip_masks, **extra)  # fmt: skip
+                video_dest = writer.layout.video_path(split, category, rec.clip_id)
+            elif target is Setting.MS3:
+                writer.add_clip(rec.clip_id, split=split, masks=clip_masks, **extra)
+                video_dest = writer.layout.video_path(rec.clip_id)
+            else:
+                writer.add_clip(
+                    rec.clip_id, vid=rec.vid or rec.clip_id, subset=avss_subset(rec), split=split,
+                    start=int(round(rec.start)), a_obj=rec.a_obj or _a_obj(project, rec),
+                    masks=clip_masks, **extra,
+                )  # fmt: skip
+                video_dest = writer.layout.video_path(rec.clip_id)
+            if video_job is not None:
+                _trim(video_job, video_dest, rec, counts)
+            summary.masks += len(clip_masks)
+            progress(i, len(records), rec.clip_id)
+        writer.finish()
+    summary.clips = len(records)
+    notes = {
+        "resized": "mask(s) resized to 224x224 (NEAREST), as the layout requires",
+        "binarised": "class mask(s) turned binary (any class = sounding object)",
+        "unsplit": "clip(s) without a split written to the test split",
+        "earlier_cut": "segment video(s) start at the keyframe before the clip (stream copy); "
+                       "frames, audio and masks are exact",
+        "reencoded": "segment video(s) re-encoded (the container cannot take the source's codecs)",
+        "no_media": "clip(s) written without frames/audio (media missing: relink them)",
+    }  # fmt: skip
+    summary.notes.extend(f"{counts[k]} {text}" for k, text in notes.items() if counts[k])
+
+
+def _a_obj(project: Project, rec: ClipRecord) -> str:
+    """The clip's sounding classes joined with '_' (AVSS ``a_obj``), from its objects."""
+    rows = project._store.query(
+        "SELECT DISTINCT o.label FROM objects o JOIN clips c ON c.id = o.clip "
+        "WHERE c.uid = ? AND o.kind != 'proposal' ORDER BY o.instance",
+        (rec.clip_id,),
+    )
+    return "_".join(dict.fromkeys(project.labels.name(int(r[0])) for r in rows))
+
+
+def _clip_media(project: Project, rec: ClipRecord, target: Setting, counts: dict) -> dict:
+    """Frames, audio and video of one clip for the target layout (empty if media are missing)."""
+    import cv2
+
+    if rec.media_missing:
+        counts["no_media"] += 1
+        return {}
+    extra: dict = {}
+    with project.clip(rec.clip_id) as clip:
+        frames = clip.frames()
+        if target.is_binary:
+            frames = [f if f.shape[:2] == (224, 224) else cv2.resize(f, MODEL_SIZE, interpolation=cv2.INTER_LINEAR)
+                      for f in frames]  # fmt: skip
+        expected = 10 if target is Setting.AVSS and avss_subset(rec) == "v2" else 5
+        if len(frames) == expected:
+            extra["frames"] = frames
+        wav = rec.files.get("wav")
+        if wav and (rec.root / wav).is_file():
+            extra["wav"] = rec.root / wav
+        elif rec.source == "video":
+            from avs_studio.core.media.decode import open_media
+
+            with open_media(rec.media_path) as mf:
+                if target.is_binary:  # the official preprocessing's 16 kHz int16 WAV
+                    extra["wav"] = mf.official_wav(rec.start, float(rec.seconds))
+                else:
+                    extra["wav"] = mf.audio(rec.start, float(rec.seconds))
+    if rec.source == "video":
+        if rec.is_segment:
+            extra["_trim"] = rec.media_path
+        else:
+            extra["video"] = rec.media_path
+    elif rec.files.get("video") and (rec.root / rec.files["video"]).is_file():
+        extra["video"] = rec.root / rec.files["video"]
+    return extra
+
+
+def _trim(src: Path, dest: Path, rec: ClipRecord, counts: dict) -> None:
+    """Cut the clip's segment out of its long video into the layout's video path."""
+    from avs_studio.core.media.writer import trim_video
+
+    try:
+        result = trim_video(src, dest, rec.start, float(rec.seconds))
+    except MediaError:
+        result = trim_video(src, dest, rec.start, float(rec.seconds), reencode=True)
+        counts["reencoded"] += 1
+    if not result.reencoded and result.start < rec.start - 1e-3:
+        counts["earlier_cut"] += 1
+
+
+# ====================================================================== import
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    clips: int = 0
+    frames: int = 0
+    objects: int = 0
+    unknown: list[str] = field(default_factory=list)
+    failures: list[ItemFailure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """One line for the CLI."""
+        parts = [f"imported {self.frames} masks ({self.objects} objects) into {self.clips} clips"]
+        if self.unknown:
+            parts.append(f"{len(self.unknown)} clips not in the project")
+        if self.failures:
+            parts.append(f"{len(self.failures)} failed")
+        return ", ".join(parts)
+
+
+def import_masks(project: Project, src: str | os.PathLike[str], *, setting: str | None = None,
+                 split: str | None = None, user: str | None = None, progress: Progress = no_progress,
+                 cancel: CancelToken | None = None) -> ImportReport:  # fmt: skip
+    """Replace the annotations of the frames ``src`` holds masks for (proposals are kept).
+
+    ``src`` is a COCO JSON, a PNG mask folder or an AVSBench dataset, read by the
+    foundation readers. Each clip's import is one command ("Import masks"), so it can be
+    undone; masks of another size are resized with the official NEAREST rule.
+    """
+    from avs_studio.core.project.edits import AddObject, Composite, DeleteObject, SetAnnotated
+
+    project._store.require_writable()
+    if setting is None:
+        try:  # let the source say what it holds, so a mismatch is caught
+            masks, _ = load_masks(src, None, split=split)
+        except (FormatError, DatasetError):
+            masks, _ = load_masks(src, project.setting, split=split)
+    else:
+        masks, _ = load_masks(src, setting, split=split)
+    if masks.setting.is_binary != project.setting.is_binary:
+        raise ProjectError(
+            f"{src}: {masks.setting.value.upper()} masks cannot go into a "
+            f"{project.setting.value.upper()} project"
+        )
+    report = ImportReport()
+    groups = masks.by_clip()
+    resized = 0
+    progress(0, len(groups), "")
+    for i, (clip_id, frames) in enumerate(groups.items(), start=1):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        if clip_id not in project:
+            report.unknown.append(clip_id)
+            progress(i, len(groups), clip_id)
+            continue
+        try:
+            session = project.session(clip_id, user=user, auto_status=False)
+            cs = session.store
+            prov = Provenance(KIND_IMPORT)
+            instance_of: dict[int, int] = {}
+            for obj in cs.objects():
+                if not obj.provenance.is_proposal:
+                    instance_of.setdefault(obj.label, obj.instance_id)
+            next_id = cs.next_instance_id()
+            cmds, n_frames, n_objects = [], 0, 0
+            for fm in frames:
+                k = cs.check_frame(fm.frame)
+                m = np.asarray(fm.mask)
+                if m.shape != cs.shape:
+                    m = resize_nearest(m, (cs.width, cs.height))
+                    resized += 1
+                for obj in cs.objects(k):
+                    if not obj.provenance.is_proposal:
+                        cmds.append(DeleteObject(obj.instance_id, k))
+                labels = [1] if project.setting.is_binary and m.any() else []
+                if not project.setting.is_binary:
+                    labels = [int(c) for c in np.flatnonzero(np.bincount(m.ravel(), minlength=1)[1:]) + 1]
+                for label in labels:
+                    if label not in instance_of:
+                        instance_of[label] = next_id
+                        next_id += 1
+                    obj_mask = (m != 0) if project.setting.is_binary else (m == label)
+                    cmds.append(AddObject(k, instance_of[label], label, obj_mask.astype(np.uint8), prov))
+                    n_objects += 1
+                n_frames += 1
+                fm.release()
+            new_slots = sorted({fm.frame for fm in frames} - set(cs.annotated()))
+            if new_slots:
+                cmds.append(SetAnnotated(new_slots))
+            if cmds:
+                session.apply(Composite(cmds, "Import masks"))
+            report.clips += 1
+            report.frames += n_frames
+            report.objects += n_objects
+        except (AVSError, ValueError) as exc:
+            report.failures.append(ItemFailure(clip_id, f"{type(exc).__name__}: {exc}"))
+        progress(i, len(groups), clip_id)
+    if resized:
+        report.notes.append(f"{resized} mask(s) resized to the clip's frame size (NEAREST)")
+    return report
+

@@ -1,0 +1,268 @@
+"""Plain records a project hands out: clips, objects, provenance, the label set, statuses.
+
+Records are snapshots: reading them never changes the project, and changing the project
+(through :mod:`avs_studio.core.project.edits` commands) never changes a record already handed out.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from avs_studio.core.masks.palette import CLASS_NAMES, PALETTE
+from avs_studio.core.project.errors import EditError
+from avs_studio.core.project.media import resolve_location
+from avs_studio.core.project.rle import decode as rle_decode
+from avs_studio.core.project.schema import STATUSES
+from avs_studio.core.setting import Setting
+
+#: Provenance kinds: drawn by hand, proposed by a model, a proposal accepted, ground truth
+#: of a dataset, imported from COCO/PNG masks.
+KIND_MANUAL = "manual"
+KIND_PROPOSAL = "proposal"
+KIND_ACCEPTED = "accepted"
+KIND_DATASET = "dataset"
+KIND_IMPORT = "import"
+KINDS = (KIND_MANUAL, KIND_PROPOSAL, KIND_ACCEPTED, KIND_DATASET, KIND_IMPORT)
+
+STATUS_TITLES = {
+    "new": "new",
+    "proposed": "proposed",
+    "in_progress": "in progress",
+    "done": "done",
+    "reviewed": "reviewed",
+}
+
+
+def parse_status(value: str) -> str:
+    """``'in progress'``, ``'In-Progress'``, ``'done'`` ... -> the stored status token."""
+    token = str(value).strip().lower().replace(" ", "_").replace("-", "_")
+    if token not in STATUSES:
+        raise EditError(
+            f"unknown status {value!r}: expected one of {', '.join(STATUS_TITLES.values())}"
+        )
+    return token
+
+
+def status_rank(status: str) -> int:
+    """Position of a status in the workflow (new = 0 ... reviewed = 4)."""
+    return STATUSES.index(status)
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """The labels objects may carry: index 0 is background, objects use 1..N-1."""
+
+    names: tuple[str, ...]
+    colours: tuple[tuple[int, int, int], ...]
+
+    @classmethod
+    def for_setting(cls, setting: Setting) -> LabelSet:
+        """The official label set of a setting (one sounding object, or the 71 AVSS classes)."""
+        if setting.is_binary:
+            return cls(("background", "sounding_object"), ((0, 0, 0), (255, 255, 255)))
+        return cls(tuple(CLASS_NAMES), tuple(tuple(int(v) for v in c) for c in PALETTE))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def name(self, label: int) -> str:
+        """Name of label index ``label``."""
+        return self.names[label]
+
+    def index(self, name_or_index: str | int) -> int:
+        """Label index of a name (or check an index); EditError if not in the set."""
+        if isinstance(name_or_index, (int, np.integer)):
+            label = int(name_or_index)
+            if not 1 <= label < len(self.names):
+                raise EditError(f"label {label} is outside 1..{len(self.names) - 1}")
+            return label
+        try:
+            label = self.names.index(str(name_or_index))
+        except ValueError:
+            raise EditError(f"unknown label {name_or_index!r}") from None
+        if label == 0:
+            raise EditError("background is not an object label")
+        return label
+
+    def palette(self) -> np.ndarray:
+        """The colours as uint8 ``[N, 3]``."""
+        return np.asarray(self.colours, dtype=np.uint8)
+
+    def to_json(self) -> str:
+        """The form stored in the project's meta table."""
+        return json.dumps([[n, list(c)] for n, c in zip(self.names, self.colours)])
+
+    @classmethod
+    def from_json(cls, text: str) -> LabelSet:
+        """Inverse of :meth:`to_json`."""
+        items = json.loads(text)
+        return cls(tuple(str(n) for n, _ in items), tuple(tuple(int(v) for v in c) for _, c in items))
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where an object comes from and who touched it last.
+
+    ``kind`` is one of :data:`KINDS`; ``model``/``checkpoint`` (a hash) and ``confidence``
+    describe a model proposal (and stay after it is accepted); ``created_by``,
+    ``edited_by`` and ``edited_at`` (ISO time) name people.
+    """
+
+    kind: str = KIND_MANUAL
+    model: str = ""
+    checkpoint: str = ""
+    confidence: float | None = None
+    created_by: str = ""
+    edited_by: str = ""
+    edited_at: str = ""
+
+    @classmethod
+    def proposal(cls, model: str, checkpoint: str = "", confidence: float | None = None) -> Provenance:
+        """The provenance of a model proposal."""
+        return cls(KIND_PROPOSAL, model, checkpoint, None if confidence is None else float(confidence))
+
+    @property
+    def is_proposal(self) -> bool:
+        """True for objects a model proposed and nobody accepted yet."""
+        return self.kind == KIND_PROPOSAL
+
+    def to_dict(self) -> dict:
+        """Plain dict (JSON-safe)."""
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Provenance:
+        """Inverse of :meth:`to_dict` (unknown keys ignored)."""
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@dataclass
+class ObjectRecord:
+    """One object in one frame of a clip: instance id, label, mask and provenance.
+
+    The mask (uint8 {0, 1}, ``[H, W]``, read-only) is decoded from its RLE on first use.
+    The same ``instance_id`` in several frames of a clip is the same object.
+    """
+
+    clip_id: str
+    frame: int
+    instance_id: int
+    label: int
+    provenance: Provenance
+    height: int
+    width: int
+    area: int
+    rle: bytes = field(repr=False)
+    _mask: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The object's pixels (decoded on first use)."""
+        if self._mask is None:
+            m = rle_decode(self.rle, self.height, self.width)
+            m.setflags(write=False)
+            self._mask = m
+        return self._mask
+
+    @property
+    def rle_dict(self) -> dict:
+        """The mask as a COCO compressed RLE (``counts`` as str)."""
+        return {"size": [self.height, self.width], "counts": self.rle.decode("ascii")}
+
+
+@dataclass(frozen=True)
+class ClipRecord:
+    """A lightweight description of one clip of a project (no pixels, no decoding).
+
+    ``source`` is ``"video"`` (a video file, or a segment ``[start, start + seconds)`` of
+    one) or ``"dataset"`` (frame files of an AVSBench dataset). ``frame_times`` are seconds
+    from the clip start; ``annotated`` the 0-based frames that carry ground truth.
+    """
+
+    clip_id: str
+    source: str
+    media_hash: str
+    duration: float | None
+    start: float
+    seconds: int
+    num_frames: int
+    frame_times: tuple[float, ...]
+    annotated: tuple[int, ...]
+    width: int
+    height: int
+    split: str
+    category: str
+    subset: str
+    vid: str
+    a_obj: str
+    status: str
+    annotator: str
+    comment: str
+    updated_at: str
+    root_rel: str = field(repr=False, default="")
+    root_abs: str = field(repr=False, default="")
+    files: dict = field(repr=False, default_factory=dict)
+    ordinals: tuple[int, ...] = field(repr=False, default=())
+    project_dir: Path = field(repr=False, default=Path("."))
+
+    @property
+    def root(self) -> Path:
+        """The folder the clip's files are relative to (resolved now)."""
+        return resolve_location(self.root_rel, self.root_abs, self.project_dir)
+
+    @property
+    def media_path(self) -> Path:
+        """The video file (video clips) or the dataset root (dataset clips), resolved now."""
+        root = self.root
+        return root / self.files["video"] if self.source == "video" else root
+
+    @property
+    def key_file(self) -> Path:
+        """The file whose hash identifies the media: the video, or the first frame file."""
+        root = self.root
+        return root / (self.files["video"] if self.source == "video" else self.files["frames"][0])
+
+    @property
+    def media_missing(self) -> bool:
+        """True when the media cannot be found at either stored location."""
+        return not self.key_file.is_file()
+
+    @property
+    def is_segment(self) -> bool:
+        """True for a clip cut from a longer video (it starts later or ends earlier)."""
+        if self.source != "video":
+            return False
+        return self.start > 0 or (self.duration is not None and self.duration > self.seconds + 0.5)
+
+    @property
+    def end(self) -> float:
+        """End of the clip in the media's time (s)."""
+        return self.start + self.seconds
+
+
+def clip_record_from_row(row, project_dir: Path) -> ClipRecord:
+    """Build a :class:`ClipRecord` from a ``clips`` row (sqlite3.Row)."""
+    return ClipRecord(
+        clip_id=row["uid"], source=row["source"], media_hash=row["media_hash"],
+        duration=row["duration"], start=float(row["start"]), seconds=int(row["seconds"]),
+        num_frames=int(row["num_frames"]), frame_times=tuple(json.loads(row["frame_times"])),
+        annotated=tuple(json.loads(row["annotated"])), width=int(row["width"]),
+        height=int(row["height"]), split=row["split"], category=row["category"],
+        subset=row["subset"], vid=row["vid"], a_obj=row["a_obj"], status=row["status"],
+        annotator=row["annotator"], comment=row["comment"], updated_at=row["updated_at"],
+        root_rel=row["root_rel"], root_abs=row["root_abs"], files=json.loads(row["files"]),
+        ordinals=tuple(json.loads(row["ordinals"])), project_dir=project_dir,
+    )  # fmt: skip
+
+
+def provenance_from_row(row) -> Provenance:
+    """The provenance columns of an ``objects`` row."""
+    return Provenance(
+        kind=row["kind"], model=row["model"], checkpoint=row["checkpoint"],
+        confidence=row["confidence"], created_by=row["created_by"], edited_by=row["edited_by"],
+        edited_at=row["edited_at"],
+    )  # fmt: skip

@@ -1,0 +1,1 @@
+"""The annotator window: canvas, tools, panels, proposals, export dialog."""

@@ -1,0 +1,223 @@
+"""The objects of the current frame: visibility, selection, proposals to accept or reject,
+and the threshold that reshapes a binary proposal before it is accepted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSlider,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from avs_studio.gui.annotator.label_picker import swatch
+from avs_studio.gui.common.qimage import icon
+
+KIND_TITLES = {"manual": "drawn", "proposal": "proposal", "accepted": "accepted", "dataset": "dataset",
+               "import": "imported"}  # fmt: skip
+
+
+@dataclass
+class ObjectRow:
+    """One object as the panel lists it."""
+
+    instance_id: int
+    name: str
+    colour: tuple[int, int, int]
+    kind: str
+    confidence: float | None
+    area: int
+    visible: bool = True
+
+    @property
+    def is_proposal(self) -> bool:
+        """True for a model proposal nobody accepted yet."""
+        return self.kind == "proposal"
+
+
+def _button(name: str, text: str, tip: str) -> QToolButton:
+    b = QToolButton()
+    b.setIcon(icon(name))
+    b.setText(text)
+    b.setToolTip(tip)
+    b.setIconSize(QSize(16, 16))
+    b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    return b
+
+
+class ObjectPanel(QWidget):
+    """List + buttons; the window connects the signals to commands."""
+
+    objectSelected = Signal(object)  # instance id or None
+    visibilityChanged = Signal(int, bool)
+    acceptRequested = Signal()
+    rejectRequested = Signal()
+    acceptFrameRequested = Signal()
+    rejectFrameRequested = Signal()
+    deleteRequested = Signal()
+    #: The threshold slider moved (live preview) / was released (apply), as a probability.
+    thresholdPreview = Signal(float)
+    thresholdCommitted = Signal(float)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Object", "Source", "Area"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tree.setColumnWidth(1, 96)
+        self.tree.setColumnWidth(2, 64)
+        self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.tree.setMinimumHeight(120)
+        self.hint = QLabel()
+        self.hint.setObjectName("muted")
+        self.hint.setWordWrap(True)
+        self.accept_button = _button("accept", "Accept", "Accept the selected proposal in every frame (A)")
+        self.reject_button = _button("reject", "Reject", "Reject the selected proposal in every frame (R)")
+        self.accept_frame_button = _button("accept", "Frame", "Accept every proposal of this frame (Shift+A)")
+        self.reject_frame_button = _button("reject", "Frame", "Reject every proposal of this frame (Shift+R)")
+        self.delete_button = _button("delete", "Delete", "Delete the selected object from this frame (Del)")
+        self.threshold = QSlider(Qt.Orientation.Horizontal)
+        self.threshold.setRange(1, 99)
+        self.threshold.setValue(50)
+        self.threshold.setToolTip("Reshape the selected binary proposal: pixels whose probability is above "
+                                  "the threshold (applied when the slider is released)")  # fmt: skip
+        self.threshold_label = QLabel("Threshold 0.50")
+        grid = QGridLayout()
+        grid.setSpacing(4)
+        grid.addWidget(self.accept_button, 0, 0)
+        grid.addWidget(self.reject_button, 0, 1)
+        grid.addWidget(self.delete_button, 0, 2)
+        grid.addWidget(self.accept_frame_button, 1, 0)
+        grid.addWidget(self.reject_frame_button, 1, 1)
+        th = QHBoxLayout()
+        th.addWidget(self.threshold_label)
+        th.addWidget(self.threshold, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(6)
+        lay.addWidget(self.tree, 1)
+        lay.addWidget(self.hint)
+        lay.addLayout(grid)
+        lay.addLayout(th)
+        self._rows: list[ObjectRow] = []
+        self._updating = False
+        self.tree.currentItemChanged.connect(self._on_current)
+        self.tree.itemChanged.connect(self._on_item_changed)
+        self.accept_button.clicked.connect(self.acceptRequested)
+        self.reject_button.clicked.connect(self.rejectRequested)
+        self.accept_frame_button.clicked.connect(self.acceptFrameRequested)
+        self.reject_frame_button.clicked.connect(self.rejectFrameRequested)
+        self.delete_button.clicked.connect(self.deleteRequested)
+        self.threshold.valueChanged.connect(self._on_threshold)
+        self.threshold.sliderReleased.connect(lambda: self.thresholdCommitted.emit(self.threshold_value))
+        self.set_threshold_enabled(False)
+
+    # ------------------------------------------------------------------ content
+    def set_objects(self, rows: list[ObjectRow], selected: int | None, *, hint: str = "") -> None:
+        """Show the objects of the current frame; ``selected`` is the current row."""
+        self._updating = True
+        self._rows = list(rows)
+        self.tree.clear()
+        current = None
+        for row in rows:
+            conf = "" if row.confidence is None else f" {row.confidence:.0%}"
+            item = QTreeWidgetItem([f"#{row.instance_id}  {row.name}", KIND_TITLES.get(row.kind, row.kind) + conf,
+                                    f"{row.area:,}"])  # fmt: skip
+            item.setIcon(0, swatch(row.colour))
+            item.setData(0, Qt.ItemDataRole.UserRole, row.instance_id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(0, Qt.CheckState.Checked if row.visible else Qt.CheckState.Unchecked)
+            item.setToolTip(0, "Untick to hide the object")
+            item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if row.is_proposal:
+                f = item.font(1)
+                f.setItalic(True)
+                item.setFont(1, f)
+            self.tree.addTopLevelItem(item)
+            if row.instance_id == selected:
+                current = item
+        self.tree.setCurrentItem(current)
+        if current is None:
+            self.tree.clearSelection()
+        self._updating = False
+        self.hint.setText(hint)
+        self.hint.setVisible(bool(hint))
+        self._update_buttons(selected)
+
+    def set_selected(self, instance_id: int | None) -> None:
+        """Make ``instance_id`` the current row (no signal)."""
+        self._updating = True
+        found = None
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item.data(0, Qt.ItemDataRole.UserRole) == instance_id:
+                found = item
+        self.tree.setCurrentItem(found)
+        if found is None:
+            self.tree.clearSelection()
+        self._updating = False
+        self._update_buttons(instance_id)
+
+    def row(self, instance_id: int | None) -> ObjectRow | None:
+        """The row of an object of this frame."""
+        return next((r for r in self._rows if r.instance_id == instance_id), None)
+
+    def _update_buttons(self, selected: int | None) -> None:
+        row = self.row(selected)
+        has_proposals = any(r.is_proposal for r in self._rows)
+        self.accept_button.setEnabled(row is not None and row.is_proposal)
+        self.reject_button.setEnabled(row is not None and row.is_proposal)
+        self.delete_button.setEnabled(row is not None)
+        self.accept_frame_button.setEnabled(has_proposals)
+        self.reject_frame_button.setEnabled(has_proposals)
+
+    # ------------------------------------------------------------------ threshold
+    @property
+    def threshold_value(self) -> float:
+        """The slider's threshold as a probability."""
+        return self.threshold.value() / 100.0
+
+    def set_threshold(self, value: float) -> None:
+        """Move the slider without signals."""
+        self.threshold.blockSignals(True)
+        self.threshold.setValue(int(round(value * 100)))
+        self.threshold.blockSignals(False)
+        self.threshold_label.setText(f"Threshold {self.threshold_value:.2f}")
+
+    def set_threshold_enabled(self, enabled: bool) -> None:
+        """The slider works only for a selected binary proposal with its probabilities."""
+        self.threshold.setEnabled(enabled)
+        self.threshold_label.setEnabled(enabled)
+
+    def _on_threshold(self, _value: int) -> None:
+        self.threshold_label.setText(f"Threshold {self.threshold_value:.2f}")
+        self.thresholdPreview.emit(self.threshold_value)
+        if not self.threshold.isSliderDown():  # keyboard or a click on the groove
+            self.thresholdCommitted.emit(self.threshold_value)
+
+    # ------------------------------------------------------------------ signals
+    def _on_current(self, item: QTreeWidgetItem | None, _prev=None) -> None:
+        if self._updating:
+            return
+        inst = None if item is None else item.data(0, Qt.ItemDataRole.UserRole)
+        self._update_buttons(inst)
+        self.objectSelected.emit(inst)
+
+    def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
+        if self._updating or column != 0:
+            return
+        self.visibilityChanged.emit(int(item.data(0, Qt.ItemDataRole.UserRole)),
+                                    item.checkState(0) == Qt.CheckState.Checked)  # fmt: skip

@@ -1,0 +1,1 @@
+"""The review window: table worst first, frame views, plots, the open dialog."""
