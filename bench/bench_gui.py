@@ -125,7 +125,7 @@ def make_1080p_project(folder: Path) -> Path:
 
 def demo_project(setting: str, folder: Path) -> Path:
     os.environ.setdefault("AVS_STUDIO_DEMO_DIR", str(folder / "demo"))
-    from avs_studio.gui.app import ensure_demo_project
+    from avs_studio.gui.common.demo import ensure_demo_project
 
     return ensure_demo_project(setting, lambda *a: None, None)
 
@@ -264,7 +264,7 @@ class WithObjects:
 def heavy_engine_factory():
     """The shipped demo model, else the official s4_resnet50 with random weights (both
     wrapped so that every frame gets a proposal)."""
-    from avs_studio.model.system import demo_model_path
+    from avs_studio.model.model_files import demo_model_path
 
     if demo_model_path("s4").is_file():
         def demo(setting):
@@ -385,7 +385,7 @@ def screenshots(qa: App, folder: Path, out: Path, model: Path | None = None) -> 
     """The README's three screenshots, from the demo projects (proposals by ``model``, else
     the shipped demo model, else a stand-in that blurs the ground truth)."""
     from avs_studio.core.project.project import Project
-    from avs_studio.model.system import demo_model_path
+    from avs_studio.model.model_files import demo_model_path
 
     out.mkdir(parents=True, exist_ok=True)
     demo_project("s4", folder)

@@ -84,7 +84,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=9)
     args = ap.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    from avs_studio.gui.app import apply_theme
+    from avs_studio.gui.common.theme import apply_theme
     from avs_studio.gui.review.plots import PlotsPanel
     from avs_studio.gui.review.table import FRAMES_KEY, FrameBarsDelegate, ReviewTableModel
 

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from avs_studio.core.threads import set_decoder_threads, usable_cpus  # noqa: E402
-from avs_studio.model.engine import Prepared, iter_prepared  # noqa: E402
+from avs_studio.model.prefetch import Prepared, iter_prepared  # noqa: E402
 from avs_studio.model.propose.run import discover, prepare_task  # noqa: E402
 
 _DEFAULTS_SET = False

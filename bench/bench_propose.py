@@ -102,11 +102,12 @@ def build_system(variant: str):
 
     from avs_studio.core.setting import Setting
     from avs_studio.model import build, build_vggish, setting_of
-    from avs_studio.model.system import AVSSystem, SystemInfo, load_system
+    from avs_studio.model.model_files import load_system
+    from avs_studio.model.system import AVSSystem, SystemInfo
 
     if variant.startswith("demo"):
         from avs_studio.model.demo_model import build_demo_system
-        from avs_studio.model.system import demo_model_path
+        from avs_studio.model.model_files import demo_model_path
 
         setting = variant.split("_", 1)[1] if "_" in variant else "s4"
         if demo_model_path(setting).is_file():
@@ -127,7 +128,7 @@ def run_literal(variant: str, data: str, out: str, device: str) -> dict:
 
     from avs_studio.core.datasets import open_dataset
     from avs_studio.core.masks.files import write_colour_mask, write_prediction_mask
-    from avs_studio.model.engine import prepare_clip
+    from avs_studio.model.inputs import prepare_clip
 
     system = build_system(variant).to(device)
     if device.startswith("cuda"):  # as the engine: no TF32 (cuDNN allows it by default)
@@ -278,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from avs_studio.model import VARIANTS, setting_of
-    from avs_studio.model.propose.run import default_workers
-    from avs_studio.model.system import demo_model_path
+    from avs_studio.model.model_files import demo_model_path
+    from avs_studio.model.propose.local import default_workers
 
     variants = a.variants or ["s4_resnet50", "ms3_pvt", "demo"]
     if "demo" in variants and not demo_model_path("s4").is_file():

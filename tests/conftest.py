@@ -49,3 +49,13 @@ def demo_root(tmp_path_factory):
         return cache[key]
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _app_windows(request):
+    """GUI tests get the window registry the app fills at start-up (``make_app``), so that the
+    annotator and the review window can open each other as they do in the app."""
+    if {"qtbot", "qapp"} & set(request.fixturenames):
+        from avs_studio.gui.app import register_windows
+
+        register_windows()

@@ -20,7 +20,7 @@ from avs_studio.core.demo.dataset import (
 from avs_studio.core.masks.palette import class_index
 from avs_studio.core.setting import Setting
 from avs_studio.model.demo_model import ARCH
-from avs_studio.model.system import demo_model_path, load_system
+from avs_studio.model.model_files import demo_model_path, load_system
 from avs_studio.model.train.data import ClipCache, clip_arrays, make_batch
 from avs_studio.model.train.loop import evaluate_system
 

@@ -24,18 +24,13 @@ from avs_studio.core.datasets import open_dataset
 from avs_studio.core.errors import AVSError, Cancelled, MediaError
 from avs_studio.core.jobs import CancelToken
 from avs_studio.core.masks.files import resize_nearest
+from avs_studio.core.media.video_clip import VideoClip
 from avs_studio.core.media.wavio import write_wav
 from avs_studio.core.metrics.f32 import float32_softmax, softmax_argmax
 from avs_studio.core.setting import Setting
-from avs_studio.model.engine import (
-    ClipScores,
-    Engine,
-    PrefetchStats,
-    Prepared,
-    VideoClip,
-    iter_prepared,
-    prepare_clip,
-)
+from avs_studio.model.engine import ClipScores, Engine
+from avs_studio.model.inputs import prepare_clip
+from avs_studio.model.prefetch import PrefetchStats, Prepared, iter_prepared
 from avs_studio.model.system import AVSSystem, SystemInfo
 
 # --------------------------------------------------------------------------- a tiny system

@@ -17,7 +17,8 @@ import torch
 
 import avs_studio.model as avs_model
 from avs_studio.core.datasets import open_dataset
-from avs_studio.model.engine import Engine, prepare_clip
+from avs_studio.model.engine import Engine
+from avs_studio.model.inputs import prepare_clip
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 
@@ -88,7 +89,7 @@ def test_avss_pvt_on_the_gpu_gives_the_cpu_logits():
 
 
 def test_the_engine_proposes_the_same_masks_on_gpu_and_cpu(demo_root):
-    from avs_studio.model.system import demo_model_path, load_system
+    from avs_studio.model.model_files import demo_model_path, load_system
 
     if not demo_model_path("s4").is_file():
         pytest.skip("the shipped demo model is not installed")

@@ -496,7 +496,7 @@ def test_a_segment_of_a_long_video_becomes_a_10s_avss_clip(make_window, qtbot, t
 
 
 def test_the_shipped_demo_model_proposes_on_the_demo(make_window, qtbot, demo_root, tmp_path):
-    from avs_studio.model.system import demo_model_path
+    from avs_studio.model.model_files import demo_model_path
 
     if not demo_model_path("s4").is_file():
         pytest.skip("the shipped demo model models/demo_s4.pt is not installed")

@@ -12,7 +12,8 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from avs_studio.gui import app as gui_app
+from avs_studio.gui.browser import DatasetBrowser
+from avs_studio.gui.common import demo as app_demo
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +33,7 @@ def errors(monkeypatch):
 
 @pytest.fixture
 def browser(qtbot, errors):
-    win = gui_app.DatasetBrowser()
+    win = DatasetBrowser()
     win.errors = errors
     qtbot.addWidget(win)
     win.show()
@@ -47,7 +48,7 @@ def _wait_idle(qtbot, win, timeout=30000):
 def small_demo(monkeypatch, tmp_path):
     """A tiny demo (2 S4 clips, 1 AVSS clip, small frames) in a temporary folder."""
     monkeypatch.setenv("AVS_STUDIO_DEMO_DIR", str(tmp_path / "demo"))
-    monkeypatch.setattr(gui_app, "DEMO_SETTINGS", (("s4", 2), ("ms3", 1), ("avss", 1)))
+    monkeypatch.setattr(app_demo, "DEMO_SETTINGS", (("s4", 2), ("ms3", 1), ("avss", 1)))
     import avs_studio.core.demo.dataset as demo
 
     real = demo.write_demo_dataset

@@ -241,7 +241,7 @@ def test_a_missing_batchnorm_counter_is_tolerated_like_torch_does(tmp_path):
 def test_the_engine_loads_an_official_checkpoint_with_its_vggish(pvt_s4_sd, tmp_path):
     """``load_system`` (what propose and the annotator call) on a wrapped, DataParallel
     official file: the variant from the keys, MS3 when asked for, VGGish required."""
-    from avs_studio.model.system import load_system
+    from avs_studio.model.model_files import load_system
 
     wrapped = {"state_dict": OrderedDict(("module." + k, v) for k, v in pvt_s4_sd.items())}
     path = _save(wrapped, tmp_path / "MS3_pvt_best.pth")

@@ -20,7 +20,8 @@ from avs_studio.core.export import load_masks
 from avs_studio.core.media.decode import open_media, probe
 from avs_studio.core.media.writer import write_video
 from avs_studio.core.project.edits import SetStatus
-from avs_studio.core.project.project import Project, ProjectError, merge
+from avs_studio.core.project.merge import merge
+from avs_studio.core.project.project import Project, ProjectError
 
 
 def make_video(path: Path, seconds: float, *, fps: int = 10, size=(128, 96), seed: int = 0) -> Path:

@@ -31,7 +31,8 @@ from avs_studio.core.metrics import BinaryMetricAccumulator, SemanticMetricAccum
 from avs_studio.core.metrics.evaluation import evaluate
 from avs_studio.core.metrics.predictions import Predictions
 from avs_studio.core.setting import Setting
-from avs_studio.model.engine import Engine, prepare_clip
+from avs_studio.model.engine import Engine
+from avs_studio.model.inputs import prepare_clip
 from avs_studio.model.propose.run import STATE_DIR, discover, propose
 from avs_studio.model.system import AVSSystem, SystemInfo
 
@@ -215,9 +216,9 @@ def test_what_a_crash_leaves_mid_write_is_not_read_as_a_clip(demo_root, tmp_path
 
 
 def _is_done_for(out: Path, clip_id: str, kinds: list[str]) -> bool:
-    from avs_studio.model.propose.run import _is_done
+    from avs_studio.model.propose.state import is_done
 
-    return _is_done(out, clip_id, kinds)
+    return is_done(out, clip_id, kinds)
 
 
 # --------------------------------------------------------------------------- videos
@@ -237,7 +238,7 @@ def test_a_folder_of_videos_gives_png_masks_at_the_videos_own_size(demo_root, tm
     masks, _ = load_masks(out)
     assert masks.setting is Setting.S4 and len(masks) == 15
     by_clip = masks.by_clip()
-    from avs_studio.model.engine import VideoClip
+    from avs_studio.core.media.video_clip import VideoClip
 
     engine = Engine(tiny_system("s4"), device="cpu")
     with VideoClip(src / "nested" / videos[1].name, "s4") as clip:
@@ -264,7 +265,7 @@ def test_a_list_file_picks_segments_and_reports_missing_videos_as_coco(demo_root
     frames = coco.by_clip()["long_5000_10000"]
     assert len(frames) == 5 and frames[0].mask.shape == (120, 160)
     assert frames[0].file_name == "long.mp4@5.920s"
-    from avs_studio.model.engine import VideoClip
+    from avs_studio.core.media.video_clip import VideoClip
 
     with VideoClip(tmp_path / "long.mp4", "s4", start=5, seconds=5) as clip:
         expected = Engine(tiny_system("s4"), device="cpu").propose_clip(clip).masks(native=True)
@@ -439,7 +440,7 @@ def test_decoding_workers_hold_a_bounded_number_of_clips(demo_root, tmp_path):
 
 _CLI_SCRIPT = (
     "import sys; sys.path.insert(0, sys.argv[1]); import test_propose as t;"
-    "import avs_studio.model.system as s;"
+    "import avs_studio.model.model_files as s;"
     "s.load_system = lambda *a, **k: t.tiny_system('s4', delay=0.3);"
     "sys.exit(t._cli(sys.argv[2:]))"
 )
@@ -480,7 +481,7 @@ def _cli(argv: list[str]) -> int:
 
 
 def test_without_a_model_the_missing_demo_model_is_named(demo_root, tmp_path, monkeypatch):
-    import avs_studio.model.system as system
+    import avs_studio.model.model_files as system
 
     monkeypatch.setattr(system, "MODELS_DIR", tmp_path / "no-models")
     with pytest.raises(AVSError, match=r"demo model .*demo_s4\.pt is missing.*--model PATH"):
@@ -490,7 +491,7 @@ def test_without_a_model_the_missing_demo_model_is_named(demo_root, tmp_path, mo
 
 
 def test_the_command_runs_resumes_and_summarises(demo_root, tmp_path, monkeypatch, capsys):
-    import avs_studio.model.system as system
+    import avs_studio.model.model_files as system
 
     calls = []
 

@@ -7,7 +7,7 @@ import pytest
 
 from avs_studio.core import threads
 from avs_studio.core.media.decode import open_media
-from avs_studio.model.engine import Prepared, iter_prepared
+from avs_studio.model.prefetch import Prepared, iter_prepared
 
 
 def _blas_threads() -> int:

@@ -14,7 +14,7 @@ from avs_studio.cli.parser import build_parser
 from avs_studio.core.errors import AVSError
 from avs_studio.core.jobs import CancelToken
 from avs_studio.core.setting import Setting
-from avs_studio.model.system import load_system
+from avs_studio.model.model_files import load_system
 from avs_studio.model.train.loop import (
     TrainOptions,
     avm_kl_loss,
@@ -235,7 +235,7 @@ def test_an_architecture_option_added_when_fine_tuning_starts_as_the_identity(de
     new layers start fresh, everything else is carried over, and the model computes exactly
     what it did before training."""
     from avs_studio.model.demo_model import build_demo_system, full_config
-    from avs_studio.model.system import save_system
+    from avs_studio.model.model_files import save_system
     from avs_studio.model.train.loop import _init_system
 
     torch.manual_seed(4)

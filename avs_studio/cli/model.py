@@ -118,7 +118,7 @@ def _clip_setting(args: argparse.Namespace) -> Setting | None:
 
 
 def _load_model(args: argparse.Namespace, clip_setting: Setting | None):
-    from avs_studio.model.system import demo_model_path, load_system
+    from avs_studio.model.model_files import demo_model_path, load_system
 
     if args.model is None:
         if clip_setting is None:

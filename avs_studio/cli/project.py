@@ -145,7 +145,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     """Merge two projects of the same setting into a new one."""
-    from avs_studio.core.project.project import merge
+    from avs_studio.core.project.merge import merge
 
     with progress_bar("merge", "clip", quiet=_quiet(args)) as prog:
         report = merge(args.a, args.b, args.out, prefer=args.prefer, progress=prog, cancel=CancelToken())

@@ -1,13 +1,14 @@
 """The inference engine: clip -> model inputs -> AVS system -> score maps -> masks.
 
 One engine serves the GUI (:meth:`Engine.propose_clip`) and ``avs-studio propose``
-(:mod:`avs_studio.model.propose.run`). The work is cut in two halves:
+(:mod:`avs_studio.model.propose`). The work is cut in two halves:
 
-* :func:`prepare_clip` (CPU, no torch): decode the sampled frames, resize them as the
-  official loader does and normalise them (``Clip.model_frames``), compute the log-mel
-  examples in the setting's layout (``Clip.log_mel``: S4/MS3 repeat-last, AVSS zero padding
-  to 10) and record each frame's own size. It runs in worker processes while the main
-  process runs the model; :func:`iter_prepared` keeps a bounded number of prepared clips
+* :func:`~avs_studio.model.inputs.prepare_clip` (CPU, no torch): decode the sampled frames,
+  resize them as the official loader does and normalise them (``Clip.model_frames``),
+  compute the log-mel examples in the setting's layout (``Clip.log_mel``: S4/MS3
+  repeat-last, AVSS zero padding to 10) and record each frame's own size. It runs in worker
+  processes while the main process runs the model;
+  :func:`~avs_studio.model.prefetch.iter_prepared` keeps a bounded number of prepared clips
   in flight.
 * :meth:`Engine.run` (torch): whole clips through the system under ``torch.inference_mode()``,
   returning one :class:`ClipScores` per clip: logits at 224 x 224 plus probabilities, masks
@@ -23,31 +24,26 @@ model's convolution weights stored channels-last (values unchanged).
 
 Importing this module does not import torch (worker processes only prepare inputs); torch
 is imported when an :class:`Engine` is built. :class:`VideoClip` (a segment of any video
-the core opens, as a :class:`~avs_studio.core.clip.Clip`) lives in ``core.video_clip``.
+the core opens, as a :class:`~avs_studio.core.clip.Clip`) lives in ``core.media.video_clip``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-import signal
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from avs_studio.core.clip import MODEL_SIZE, Clip
-from avs_studio.core.errors import AVSError, MediaError
+from avs_studio.core.clip import Clip
+from avs_studio.core.errors import AVSError
 from avs_studio.core.jobs import CancelToken, Progress, no_progress
-from avs_studio.core.media.video_clip import VideoClip
 from avs_studio.core.setting import Setting
-from avs_studio.core.threads import configure_worker
+from avs_studio.model.inputs import ClipInputs, prepare_clip
+from avs_studio.model.prefetch import iter_prepared
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -57,16 +53,11 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DEVICES",
     "PRECISIONS",
-    "ClipInputs",
     "ClipScores",
     "Engine",
     "EngineStats",
-    "Prepared",
-    "VideoClip",
-    "iter_prepared",
     "fold_resnet_batchnorm",
     "pick_device",
-    "prepare_clip",
 ]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -77,264 +68,6 @@ def _torch():
     import torch
 
     return torch
-
-
-# ====================================================================== prepared inputs
-
-
-@dataclass
-class ClipInputs:
-    """Everything the model needs for one clip, plus what outputs need to know.
-
-    ``frames`` ``[T, 3, 224, 224]`` ImageNet-normalised float32, ``log_mel`` ``[T, 96, 64]``
-    float32 and ``flags`` ``[T]`` (1 real step, 0 padding), ``T`` the setting's steps;
-    ``frame_sizes`` the ``(width, height)`` of each real frame as the clip stores it;
-    ``frame_names`` a name per real frame for exports; ``timings`` seconds spent decoding
-    frames (``frames_s``, resizing and normalising included) and computing the log-mel
-    (``log_mel_s``, audio decoding included).
-    """
-
-    clip_id: str
-    setting: Setting
-    frames: np.ndarray
-    log_mel: np.ndarray
-    flags: np.ndarray
-    num_frames: int
-    frame_sizes: list[tuple[int, int]]
-    frame_names: list[str] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def steps(self) -> int:
-        """Time steps fed to the model (5, or 10 for AVSS)."""
-        return int(self.frames.shape[0])
-
-
-class _DecodedClip(Clip):
-    """A clip over frames already decoded, so ``Clip.model_frames`` does not decode twice."""
-
-    def __init__(self, clip: Clip, frames: Sequence[np.ndarray]) -> None:
-        kw = {f.name: getattr(clip, f.name) for f in dataclasses.fields(Clip)}
-        super().__init__(**kw)
-        self._frames = list(frames)
-
-    def frame(self, k: int) -> np.ndarray:
-        return self._frames[k]
-
-    def mask(self, k: int, *, size: tuple[int, int] | None = MODEL_SIZE) -> np.ndarray | None:
-        return None
-
-    def audio(self) -> tuple[np.ndarray, int]:  # pragma: no cover - never asked
-        raise NotImplementedError
-
-    def log_mel(self) -> np.ndarray:  # pragma: no cover - never asked
-        raise NotImplementedError
-
-
-def _frame_names(clip: Clip) -> list[str]:
-    """Names of the real frames for exports: the official path in a dataset, else video@time."""
-    names: list[str] = []
-    holder = getattr(clip, "dataset", None) or getattr(clip, "record", None)  # dataset / project
-    root = Path(holder.root) if getattr(holder, "root", None) is not None else None
-    frame_path = getattr(clip, "frame_path", None)
-    times = clip.frame_times()
-    for k in range(clip.num_frames):
-        path = None
-        if frame_path is not None:
-            with contextlib.suppress(Exception):
-                path = frame_path(k)
-        if path is not None and root is not None:
-            with contextlib.suppress(ValueError):
-                names.append(Path(path).relative_to(root).as_posix())
-                continue
-        if path is not None:
-            names.append(Path(path).name)
-        elif clip.video_path is not None:
-            t = clip.start + (times[k] if k < len(times) else float(k))
-            names.append(f"{Path(clip.video_path).name}@{t:.3f}s")
-        else:
-            names.append(f"{clip.clip_id}/{k}")
-    return names
-
-
-def _source_of(clip: Clip) -> str:
-    """Where a clip comes from, for reports: its video, else its dataset folder."""
-    if clip.video_path is not None:
-        return str(clip.video_path)
-    dataset = getattr(clip, "dataset", None)
-    return str(dataset.root) if dataset is not None else ""
-
-
-def prepare_clip(clip: Clip) -> ClipInputs:
-    """CPU half of the engine (no torch): frames, log-mel, flags and frame sizes of a clip.
-
-    Raises what the clip raises for bad media (:class:`MediaError`, :class:`AudioError`,
-    :class:`DatasetError`, ...), with the file named.
-    """
-    t0 = time.perf_counter()
-    frames = clip.frames()
-    if len(frames) != clip.num_frames:
-        raise MediaError(f"{clip}: {len(frames)} frames decoded, expected {clip.num_frames}")
-    sizes = [(int(f.shape[1]), int(f.shape[0])) for f in frames]
-    model_frames, flags = _DecodedClip(clip, frames).model_frames()
-    del frames
-    t1 = time.perf_counter()
-    log_mel = np.ascontiguousarray(clip.log_mel(), dtype=np.float32).reshape(-1, 96, 64)
-    t2 = time.perf_counter()
-    steps = clip.frames_per_clip
-    if log_mel.shape[0] != steps:
-        raise AVSError(
-            f"{clip}: {log_mel.shape[0]} log-mel examples for {steps} time steps; the "
-            f"{clip.setting.value.upper()} layout has {steps}"
-        )
-    meta = {"split": clip.split, "category": clip.category, "subset": clip.subset,
-            "source": _source_of(clip)}
-    return ClipInputs(
-        clip_id=clip.clip_id, setting=clip.setting, frames=model_frames, log_mel=log_mel,
-        flags=flags.astype(np.float32), num_frames=min(clip.num_frames, steps),
-        frame_sizes=sizes[:steps], frame_names=_frame_names(clip)[:steps], meta=meta,
-        timings={"frames_s": t1 - t0, "log_mel_s": t2 - t1},
-    )  # fmt: skip
-
-
-# ====================================================================== bounded prefetching
-
-
-@dataclass
-class Prepared:
-    """What preparing one item gave: its inputs, or the reason it failed."""
-
-    item: Any
-    inputs: ClipInputs | None = None
-    error: str | None = None
-
-
-@dataclass
-class PrefetchStats:
-    """How many items were in flight (submitted or finished, not yet handed out) at most."""
-
-    max_outstanding: int = 0
-    worker_restarts: int = 0
-
-
-def _prepare_item(item: Any) -> Prepared:
-    """Default preparer: ``item`` is a Clip (picklable for worker processes)."""
-    return guarded_prepare(item, lambda: prepare_clip(item))
-
-
-def guarded_prepare(item: Any, make: Callable[[], ClipInputs]) -> Prepared:
-    """Run ``make``; any exception becomes a :class:`Prepared` with the reason (bad clips are
-    reported, the batch goes on)."""
-    try:
-        return Prepared(item, make())
-    except AVSError as exc:
-        return Prepared(item, error=f"{type(exc).__name__}: {exc}")
-    except Exception as exc:  # a decoder's surprise must not stop a batch job
-        return Prepared(item, error=f"{type(exc).__name__}: {exc}"[:2000])
-
-
-def _worker_init(parent_pid: int, workers: int) -> None:
-    """In each worker: leave Ctrl-C to the main process, exit when it disappears, and keep
-    to a share of the cores (one BLAS and OpenCV thread, cores / workers decoder threads)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(Exception):
-        import cv2
-
-        cv2.setNumThreads(1)
-    configure_worker(workers)  # after cv2: its wheel may bring an OpenBLAS of its own
-
-    def watch() -> None:
-        # A SIGKILLed parent cannot shut its pool down: do not linger as an orphan.
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent_pid:
-                os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def iter_prepared(
-    items: Iterable[Any],
-    *,
-    workers: int = 0,
-    backend: str = "process",
-    max_ahead: int | None = None,
-    prepare: Callable[[Any], Prepared] = _prepare_item,
-    stats: PrefetchStats | None = None,
-) -> Iterator[Prepared]:
-    """Prepare ``items`` ahead of the consumer, in order, never more than ``max_ahead`` at once.
-
-    ``workers=0`` prepares each item when it is asked for (no overlap). Otherwise ``workers``
-    processes (``backend="process"``, started with ``spawn``: torch and ``fork`` do not mix;
-    ``prepare`` must then be a module-level function and items picklable) or threads
-    (``backend="thread"``) prepare items while the consumer works. At most ``max_ahead``
-    items (default ``2 * workers``) are submitted or finished and not yet consumed, which
-    bounds the decoded clips held in memory. Closing the iterator (``break``) cancels the
-    rest. A worker process that dies fails the item it was on, and the pool is restarted.
-    """
-    stats = stats if stats is not None else PrefetchStats()
-    if workers <= 0:
-        for item in items:
-            stats.max_outstanding = max(stats.max_outstanding, 1)
-            yield prepare(item)
-        return
-    if backend not in ("process", "thread"):
-        raise ValueError(f"backend must be 'process' or 'thread', got {backend!r}")
-    ahead = max(1, int(max_ahead) if max_ahead is not None else 2 * workers)
-    it = iter(items)
-    pending: deque[tuple[Any, Any]] = deque()
-    executor = _executor(workers, backend)
-    finished = False
-    try:
-        while True:
-            while len(pending) < ahead:
-                item = next(it, _END)
-                if item is _END:
-                    break
-                pending.append((item, executor.submit(prepare, item)))
-            stats.max_outstanding = max(stats.max_outstanding, len(pending))
-            if not pending:
-                finished = True
-                return
-            item, fut = pending.popleft()
-            try:
-                result = fut.result()
-            except Exception as exc:
-                from concurrent.futures.process import BrokenProcessPool
-
-                if not isinstance(exc, BrokenProcessPool):
-                    raise
-                # The worker died (a decoder crash, the OOM killer): fail this item, start a
-                # fresh pool and resubmit the others.
-                executor.shutdown(wait=False, cancel_futures=True)
-                executor = _executor(workers, backend)
-                stats.worker_restarts += 1
-                pending = deque((i, executor.submit(prepare, i)) for i, _ in pending)
-                result = Prepared(item, error="the decoding worker process died while preparing it")
-            yield result
-    finally:
-        for _, fut in pending:
-            fut.cancel()
-        # All done: wait for the idle workers to exit (so that they are reaped and their
-        # resource usage is accounted); stopped early: do not wait for work in progress.
-        executor.shutdown(wait=finished, cancel_futures=True)
-
-
-_END = object()
-
-
-def _executor(workers: int, backend: str):
-    if backend == "thread":
-        from concurrent.futures import ThreadPoolExecutor
-
-        return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="avs-prepare")
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    ctx = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                               initargs=(os.getpid(), workers))  # fmt: skip
 
 
 # ====================================================================== scores

@@ -8,6 +8,7 @@ command on a persistent undo stack), ``clip`` (a project clip as a ``Clip``), ``
 (where media files are and whether they moved), ``rle`` (mask blobs), ``errors``.
 """
 
+from avs_studio.core.project.merge import merge
 from avs_studio.core.project.project import (
     HISTORY_LIMIT,
     KIND_ACCEPTED,
@@ -33,7 +34,6 @@ from avs_studio.core.project.project import (
     ProjectStorageError,
     ProjectVersionError,
     Provenance,
-    merge,
 )
 
 __all__ = [

@@ -21,6 +21,7 @@ from avs_studio.core.jobs import CancelToken, Progress, no_progress
 from avs_studio.core.project.errors import ProjectError
 from avs_studio.core.project.lock import lock_path
 from avs_studio.core.project.media import store_location
+from avs_studio.core.project.project import Project
 from avs_studio.core.project.records import status_rank
 
 _CLIP_COLUMNS = (
@@ -79,12 +80,10 @@ class MergeReport:
                 f"in B, {self.in_both} in both ({self.identical} identical, {len(self.conflicts)} differing)")  # fmt: skip
 
 
-def merge_projects(a: str | os.PathLike[str], b: str | os.PathLike[str], out: str | os.PathLike[str], *,
+def merge(a: str | os.PathLike[str], b: str | os.PathLike[str], out: str | os.PathLike[str], *,
                    prefer: str = "status", progress: Progress = no_progress,
                    cancel: CancelToken | None = None) -> MergeReport:  # fmt: skip
     """Merge projects ``a`` and ``b`` into the new project ``out`` (see the module docstring)."""
-    from avs_studio.core.project.project import Project
-
     if prefer not in ("status", "a", "b"):
         raise ValueError("prefer must be 'status', 'a' or 'b'")
     out = Path(out)

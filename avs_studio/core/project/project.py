@@ -18,10 +18,10 @@ each, undo history kept in the file). Adding clips, relinking media, exporting a
 are project operations. One process at a time may open a project for writing (an OS lock
 on ``<project>.lock``); others are refused with the holder's name, or open it read-only.
 
-This module is the public face; the work is done in ``project_*.py`` beside it:
-``project_store`` (SQLite, transactions, crash safety), ``project_schema`` (tables,
-migrations), ``project_add`` (adding clips), ``project_io`` (export, import),
-``project_merge``, ``project_clip`` (clips as :class:`~avs_studio.core.clip.Clip`).
+This module is the public face; the work is done in the modules beside it: ``store``
+(SQLite, transactions, crash safety), ``schema`` (tables, migrations), ``add`` (adding
+clips), ``io`` (export, import), ``merge``, ``clip`` (clips as
+:class:`~avs_studio.core.clip.Clip`).
 """
 
 from __future__ import annotations
@@ -109,7 +109,6 @@ __all__ = [
     "ProjectStorageError",
     "ProjectVersionError",
     "Provenance",
-    "merge",
 ]
 
 PROJECT_SUFFIX = ".avsproj"
@@ -556,12 +555,3 @@ class Project:
             for row in self._store.query(sql):
                 h.update(repr(tuple(bytes(v) if isinstance(v, (bytes, memoryview)) else v for v in row)).encode())
         return h.hexdigest()
-
-
-def merge(a: str | os.PathLike[str], b: str | os.PathLike[str], out: str | os.PathLike[str], *,
-          prefer: str = "status", progress: Progress = no_progress, cancel: CancelToken | None = None):  # fmt: skip
-    """Merge two projects of the same setting into a new one (see :mod:`~avs_studio.core.project.merge`)."""
-    from avs_studio.core.project.merge import merge_projects
-
-    return merge_projects(a, b, out, prefer=prefer, progress=progress, cancel=cancel)
-

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 from avs_studio.core.errors import AVSError
 from avs_studio.core.project.project import PROJECT_SUFFIX, Project
 from avs_studio.core.project.records import ClipRecord
+from avs_studio.gui import windows
 
 VIDEO_FILTER = "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.mpg *.mpeg *.flv *.wmv);;All files (*)"
 
@@ -62,7 +63,7 @@ class FilesMixin:
 
     def open_demo(self, setting: str = "s4") -> None:
         """Build (first time only) the demo dataset and project of ``setting`` and open it."""
-        from avs_studio.gui.app import ensure_demo_project
+        from avs_studio.gui.common.demo import ensure_demo_project
 
         def done(path: Path) -> None:
             self.open_project(path)
@@ -123,9 +124,7 @@ class FilesMixin:
     def review_predictions(self) -> None:
         """File > Review Predictions: the review window, beside this annotator (its project
         offered as the ground truth)."""
-        from avs_studio.gui.review.window import ReviewWindow
-
-        win = ReviewWindow(prefs=self.prefs, annotator=self, audio_output=self._audio_output)
+        win = windows.create("review", prefs=self.prefs, annotator=self, audio_output=self._audio_output)
         self.review_window = win
         win.show()
         win.open_dialog(gt=self.project.path if self.project is not None else None)
@@ -312,7 +311,7 @@ class FilesMixin:
         st = self.project.setting
 
         def job(progress, cancel):
-            from avs_studio.model.system import load_system
+            from avs_studio.model.model_files import load_system
 
             progress(0, 0, "checking the model…")
             load_system(path, vggish=self.prefs.vggish() or None, setting=st)  # refuses a wrong variant

@@ -216,7 +216,7 @@ def preload_model_code(progress: Progress | None = None, cancel: CancelToken | N
     try:
         import torch  # noqa: F401
 
-        from avs_studio.model import checkpoint, demo_model, engine, system  # noqa: F401
+        from avs_studio.model import checkpoint, demo_model, engine, model_files, system  # noqa: F401
     except ImportError:
         return False
     return True
@@ -225,7 +225,7 @@ def preload_model_code(progress: Progress | None = None, cancel: CancelToken | N
 def _load_engine(setting: Setting, checkpoint: str, vggish: str, device: str) -> EngineLike:
     """The real engine: the configured checkpoint or the shipped demo model."""
     from avs_studio.model.engine import Engine
-    from avs_studio.model.system import load_system
+    from avs_studio.model.model_files import load_system
 
     system = load_system(checkpoint or None, vggish=vggish or None, setting=setting)
     # Leave one core to the GUI thread so the window stays fluid while the model runs.

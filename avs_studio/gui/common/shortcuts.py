@@ -121,8 +121,6 @@ SHORTCUTS: tuple[Shortcut, ...] = (
 )
 
 BY_ID = {s.id: s for s in SHORTCUTS}
-
-
 _ANNOTATOR_NOTES = (
     "<p><b>Mouse:</b> Ctrl+wheel zooms around the pointer; the middle button, or Space held "
     "down, drags the view. <b>Saving:</b> there is nothing to lose: every edit is written to "

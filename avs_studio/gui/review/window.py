@@ -51,6 +51,7 @@ from avs_studio import __version__
 from avs_studio.core.errors import AVSError
 from avs_studio.core.project.project import PROJECT_SUFFIX
 from avs_studio.core.review.session import ReviewSession
+from avs_studio.gui import windows
 from avs_studio.gui.common.actions import ActionsMixin
 from avs_studio.gui.common.qimage import icon
 from avs_studio.gui.common.settings import Preferences
@@ -652,9 +653,7 @@ class ReviewWindow(ActionsMixin, QMainWindow):
             if self._annotator_factory is not None:
                 ann = self._annotator_factory()
             else:
-                from avs_studio.gui.annotator.window import AnnotatorWindow
-
-                ann = AnnotatorWindow(prefs=self.prefs, audio_output=self._audio_output)
+                ann = windows.create("annotator", prefs=self.prefs, audio_output=self._audio_output)
             self.annotator = ann
         ann.show()
         ann.raise_()

@@ -45,7 +45,8 @@ from avs_studio.core.errors import AVSError
 from avs_studio.core.fsutil import atomic_path, atomic_write_text
 from avs_studio.core.jobs import CancelToken, Progress, no_progress
 from avs_studio.core.setting import Setting
-from avs_studio.model.system import AVSSystem, save_system
+from avs_studio.model.model_files import save_system
+from avs_studio.model.system import AVSSystem
 from avs_studio.model.train.data import DEFAULT_CACHE_BYTES, Batch, ClipCache, make_batch
 
 STATE_FORMAT = "avs-studio-train-state"
@@ -269,7 +270,7 @@ def side_paths(out: str | os.PathLike[str]) -> dict[str, Path]:
 def _init_system(options: TrainOptions) -> tuple[AVSSystem, dict]:
     """Build or load the system to train and the config its model file records."""
     from avs_studio.model.checkpoint import read_checkpoint_object
-    from avs_studio.model.system import is_studio_file, studio_system
+    from avs_studio.model.model_files import is_studio_file, studio_system
 
     setting = options.setting
     if options.init == "demo":
@@ -422,7 +423,7 @@ def train(dataset: str | os.PathLike[str], out: str | os.PathLike[str], options:
     """Train (or fine-tune) on the ``train_split`` clips of ``dataset``; write ``out``.
 
     ``out`` is an AVS Studio model file (the best epoch on ``val_split``, or the last epoch
-    without validation clips) that :func:`~avs_studio.model.system.load_system` reads.
+    without validation clips) that :func:`~avs_studio.model.model_files.load_system` reads.
     Beside it: ``<stem>.resume.pt`` (the last completed epoch: weights, optimizer, history;
     removed when the run finishes) and ``<stem>.log.csv`` / ``<stem>.log.json``.  ``out``
     must not exist unless ``resume`` (continue from the state file, up to ``epochs``) or
@@ -664,7 +665,7 @@ def _save_state(path: Path, system: AVSSystem, optimizer, epoch: int, best_miou,
 def update_card(path: str | os.PathLike[str], updates: dict) -> None:
     """Merge ``updates`` into the ``card`` of an AVS Studio model file (rewritten atomically)."""
     from avs_studio.model.checkpoint import read_checkpoint_object
-    from avs_studio.model.system import is_studio_file
+    from avs_studio.model.model_files import is_studio_file
 
     path = Path(path)
     raw = read_checkpoint_object(path)
