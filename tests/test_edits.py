@@ -22,10 +22,10 @@ from avs_studio.core.project.edits import (
     ReplaceMask,
     SetLabel,
     SetStatus,
-    brush_region,
     decode_command,
     encode_command,
 )
+from avs_studio.core.project.painting import brush_region
 from avs_studio.core.project.project import (
     HISTORY_LIMIT,
     EditError,

@@ -23,7 +23,7 @@ from avs_studio.core.audio.logmel import log_mel_from_wav
 from avs_studio.core.datasets import open_dataset
 from avs_studio.core.errors import AVSError, Cancelled, MediaError
 from avs_studio.core.jobs import CancelToken
-from avs_studio.core.masks.files import resize_nearest
+from avs_studio.core.masks.resize import resize_nearest
 from avs_studio.core.media.video_clip import VideoClip
 from avs_studio.core.media.wavio import write_wav
 from avs_studio.core.metrics.f32 import float32_softmax, softmax_argmax

@@ -19,7 +19,7 @@ from avs_studio.core.export import (
     write_coco,
     write_png_masks,
 )
-from avs_studio.core.masks.files import mask_iou
+from avs_studio.core.masks.rle import mask_iou
 from avs_studio.core.setting import Setting
 
 RNG = np.random.default_rng(9)

@@ -11,15 +11,8 @@ from PIL import Image
 from avs_studio.core.errors import MaskError
 from avs_studio.core.masks.files import (
     as_binary,
-    decode_rle,
-    encode_rle,
-    mask_to_polygons,
-    polygons_to_mask,
     read_binary_mask,
     read_label_mask,
-    resize_nearest,
-    rle_area,
-    rle_bbox,
     write_binary_mask,
     write_colour_mask,
     write_prediction_mask,
@@ -31,6 +24,15 @@ from avs_studio.core.masks.palette import (
     colour_to_index,
     index_to_colour,
     label2idx,
+)
+from avs_studio.core.masks.resize import resize_nearest
+from avs_studio.core.masks.rle import (
+    decode_rle,
+    encode_rle,
+    mask_to_polygons,
+    polygons_to_mask,
+    rle_area,
+    rle_bbox,
 )
 
 # ---------------------------------------------------------------- palette

@@ -10,130 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from pathlib import Path
 
 from avs_studio import __version__
-from avs_studio.cli.common import (
-    EXIT_INTERRUPTED,
-    EXIT_PARTIAL,
-    EXIT_USER_ERROR,
-    logmel_pickle_writer,
-    parse_size,
-    progress_bar,
-)
+from avs_studio.cli.common import EXIT_INTERRUPTED, EXIT_USER_ERROR
+from avs_studio.cli.data import add_data_parsers
+from avs_studio.cli.report import add_evaluate_parser
 from avs_studio.core.errors import AVSError
-from avs_studio.core.jobs import CancelToken
 from avs_studio.core.setting import Setting
 from avs_studio.core.threads import limit_numpy_blas
-
-# --------------------------------------------------------------------------- commands
-
-
-def cmd_demo_data(args: argparse.Namespace) -> int:
-    """Write a synthetic dataset in the official layout."""
-    from avs_studio.core.demo.dataset import write_demo_dataset
-
-    writer = None
-    if Setting.parse(args.setting).is_binary and not args.no_pickles:
-        writer = logmel_pickle_writer()
-    t0 = time.perf_counter()
-    with progress_bar(f"demo {args.setting}", "clip", quiet=args.quiet) as prog:
-        root = write_demo_dataset(
-            args.dir, args.setting, args.clips, args.seed, size=args.size, progress=prog,
-            cancel=CancelToken(), log_mel_writer=writer,
-        )  # fmt: skip
-    pkl = "" if writer is not None or not Setting.parse(args.setting).is_binary else " (no log-mel pickles)"
-    print(f"wrote {args.clips} {args.setting.upper()} clips to {root} in {time.perf_counter() - t0:.1f} s{pkl}")
-    return 0
-
-
-def cmd_info(args: argparse.Namespace) -> int:
-    """Describe a video file."""
-    from avs_studio.core.media.decode import probe
-
-    info = probe(args.clip)
-    print(info.describe(seconds=args.seconds))
-    return 0
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Official mIoU and F-score of a prediction folder against ground truth."""
-    from avs_studio.core.metrics.evaluation import evaluate, write_rows_csv
-
-    split = None if args.split == "all" else args.split
-    with progress_bar("evaluate", "clip", quiet=args.quiet) as prog:
-        ev = evaluate(
-            args.pred, args.gt, args.setting, split=split, batch_size=args.batch_size,
-            protocol=args.protocol, allow_missing=args.allow_missing, progress=prog, cancel=CancelToken(),
-        )  # fmt: skip
-    for line in ev.summary_lines():
-        print(line)
-    for note in ev.notes:
-        print(f"note: {note}", file=sys.stderr)
-    if args.per_clip:
-        if not ev.rows:
-            print("note: per-clip scores follow the official protocol only; none written", file=sys.stderr)
-        else:
-            write_rows_csv(args.per_clip, ev)
-            worst = ", ".join(f"{r['clip_id']} ({r['miou']:.3f})" for r in ev.rows[:3])
-            print(f"per-clip scores written to {args.per_clip}; worst: {worst}")
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    """Convert masks between COCO, PNG and the AVSBench layouts."""
-    from avs_studio.core import export as ex
-
-    masks, dataset = ex.load_masks(args.src, args.setting, split=args.split, native_size=not args.eval_size)
-    return _write_masks(masks, dataset, args.to, Path(args.out), args)
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    """Read COCO or PNG masks into an AVSBench layout."""
-    from avs_studio.core import export as ex
-
-    masks, dataset = ex.load_masks(args.src, args.setting, split=args.split)
-    target = args.layout or f"avsbench-{masks.setting.value}"
-    return _write_masks(masks, dataset, target, Path(args.out), args)
-
-
-def _write_masks(masks, dataset, target: str, out: Path, args: argparse.Namespace) -> int:
-    from avs_studio.core import export as ex
-
-    if len(masks) == 0:
-        raise AVSError(f"{args.src}: no masks to write (check --split)")
-    t0 = time.perf_counter()
-    failures: list[str] = []
-    with progress_bar(f"export {target}", "mask", quiet=args.quiet) as prog:
-        token = CancelToken()
-        if target == "coco":
-            dest = out if out.suffix.lower() == ".json" else out / "annotations.json"
-            s = ex.write_coco(dest, masks, polygons=args.polygons, holes=args.holes, progress=prog,
-                              cancel=token)  # fmt: skip
-            failures = s.failures
-            extra = f", {s.polygons} as polygons, {s.rle_fallbacks} kept as RLE" if args.polygons else ""
-            line = f"wrote {s.images} images and {s.annotations} annotations to {dest}{extra}"
-        elif target == "png":
-            n = ex.write_png_masks(out, masks, progress=prog, cancel=token, failures=failures)
-            line = f"wrote {n} PNG masks to {out}"
-        else:
-            layout = target.split("-", 1)[1]
-            s = ex.write_avsbench(out, masks, layout, dataset=dataset, progress=prog, cancel=token)
-            failures = s.failures
-            line = f"wrote {s.clips} clips ({s.masks} masks) as {layout.upper()} under {out}"
-            for note in s.notes:
-                print(f"note: {note}", file=sys.stderr)
-    for failure in failures[:20]:
-        print(f"skipped: {failure}", file=sys.stderr)
-    if len(failures) > 20:
-        print(f"skipped: ... and {len(failures) - 20} more", file=sys.stderr)
-    bad = f", {len(failures)} unreadable mask(s) skipped" if failures else ""
-    print(f"{line}{bad} in {time.perf_counter() - t0:.1f} s")
-    return EXIT_PARTIAL if failures else 0
-
-
-# --------------------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,49 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     settings = [s.value for s in Setting]
 
-    d = sub.add_parser("demo-data", help="write a synthetic dataset in the official layout")
-    d.add_argument("dir", help="output folder (the data go to DIR/Single-source, Multi-sources or AVSS)")
-    d.add_argument("--setting", choices=settings, default="s4")
-    d.add_argument("--clips", type=int, default=12)
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--size", type=parse_size, default=(320, 240), help="video size WxH (default 320x240)")
-    d.add_argument("--no-pickles", action="store_true", help="do not write audio_log_mel/*.pkl")
-    d.set_defaults(func=cmd_demo_data)
-
-    i = sub.add_parser("info", help="describe a video: duration, fps, size, rotation, audio, sampled frames")
-    i.add_argument("clip")
-    i.add_argument("--seconds", type=int, default=5, choices=(5, 10), help="clip length to sample (5 or 10)")
-    i.set_defaults(func=cmd_info)
-
-    v = sub.add_parser("evaluate", help="official mIoU and F-score of predictions against ground truth")
-    v.add_argument("pred", help="prediction folder (scores/*.npz, PNG masks, or official pred_masks/)")
-    v.add_argument("gt", help="ground-truth AVSBench dataset folder")
-    v.add_argument("--setting", choices=settings, required=True)
-    v.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
-    v.add_argument("--per-clip", metavar="CSV", help="write per-clip scores, worst first")
-    v.add_argument("--protocol", choices=["official", "per-dataset"], default="official")
-    v.add_argument("--batch-size", type=int, default=4, help="clips per batch (official: 4)")
-    v.add_argument("--allow-missing", action="store_true", help="skip clips without predictions")
-    v.set_defaults(func=cmd_evaluate)
-
-    targets = ["coco", "png", "avsbench-s4", "avsbench-ms3", "avsbench-avss"]
-    e = sub.add_parser("export", help="convert masks: COCO (RLE/polygons), PNG, AVSBench layouts")
-    e.add_argument("src", help="a dataset folder, a PNG mask folder or a COCO .json")
-    e.add_argument("--to", required=True, choices=targets)
-    e.add_argument("out", help="output folder (or .json file for coco)")
-    _mask_options(e, settings)
-    e.add_argument("--eval-size", action="store_true", help="AVSS masks at 224x224 instead of native size")
-    e.set_defaults(func=cmd_export)
-
-    m = sub.add_parser("import", help="read COCO or PNG masks into an AVSBench layout")
-    m.add_argument("src", help="a COCO .json or a PNG mask folder")
-    m.add_argument("out", help="output folder")
-    m.add_argument("--layout", choices=targets[2:], help="target layout (default: the masks' setting)")
-    _mask_options(m, settings)
-    m.set_defaults(func=cmd_import)
-
-    from avs_studio.cli.model import add_propose_parser
+    add_data_parsers(sub, settings)
+    add_evaluate_parser(sub, settings)
     from avs_studio.cli.project import add_project_parser
+    from avs_studio.cli.propose import add_propose_parser
     from avs_studio.cli.report import add_report_parser
     from avs_studio.cli.train import add_train_parser
 
@@ -196,14 +41,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_train_parser(sub)
     return p
-
-
-def _mask_options(p: argparse.ArgumentParser, settings: list[str]) -> None:
-    p.add_argument("--setting", choices=settings, help="needed when the source cannot tell")
-    p.add_argument("--split", choices=["train", "val", "test"], help="only this split")
-    p.add_argument("--polygons", action="store_true", help="COCO polygons instead of RLE")
-    p.add_argument("--holes", choices=["lose", "rle"], default="lose",
-                   help="polygon masks with holes: 'lose' (spec rule) or keep them as RLE")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

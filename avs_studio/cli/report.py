@@ -1,4 +1,5 @@
-"""``avs-studio report``: a self-contained HTML review of predictions, plus CSV files.
+"""``avs-studio evaluate | report``: the official figures of predictions, and a self-contained HTML
+review of them plus CSV files.
 
     avs-studio report PRED GT --setting s4 --out review/
     avs-studio report PRED GT --setting avss --out review/ --compare PRED2 --worst 30
@@ -58,3 +59,41 @@ def add_report_parser(subparsers) -> None:
     r.add_argument("--batch-size", type=int, default=4, help="clips per batch (official: 4)")
     r.add_argument("--allow-missing", action="store_true", help="skip clips without predictions")
     r.set_defaults(func=cmd_report)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Official mIoU and F-score of a prediction folder against ground truth."""
+    from avs_studio.core.metrics.evaluation import evaluate, write_rows_csv
+
+    split = None if args.split == "all" else args.split
+    with progress_bar("evaluate", "clip", quiet=args.quiet) as prog:
+        ev = evaluate(
+            args.pred, args.gt, args.setting, split=split, batch_size=args.batch_size,
+            protocol=args.protocol, allow_missing=args.allow_missing, progress=prog, cancel=CancelToken(),
+        )  # fmt: skip
+    for line in ev.summary_lines():
+        print(line)
+    for note in ev.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.per_clip:
+        if not ev.rows:
+            print("note: per-clip scores follow the official protocol only; none written", file=sys.stderr)
+        else:
+            write_rows_csv(args.per_clip, ev)
+            worst = ", ".join(f"{r['clip_id']} ({r['miou']:.3f})" for r in ev.rows[:3])
+            print(f"per-clip scores written to {args.per_clip}; worst: {worst}")
+    return 0
+
+
+def add_evaluate_parser(sub, settings: list[str]) -> None:
+    """``evaluate``."""
+    v = sub.add_parser("evaluate", help="official mIoU and F-score of predictions against ground truth")
+    v.add_argument("pred", help="prediction folder (scores/*.npz, PNG masks, or official pred_masks/)")
+    v.add_argument("gt", help="ground-truth AVSBench dataset folder")
+    v.add_argument("--setting", choices=settings, required=True)
+    v.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
+    v.add_argument("--per-clip", metavar="CSV", help="write per-clip scores, worst first")
+    v.add_argument("--protocol", choices=["official", "per-dataset"], default="official")
+    v.add_argument("--batch-size", type=int, default=4, help="clips per batch (official: 4)")
+    v.add_argument("--allow-missing", action="store_true", help="skip clips without predictions")
+    v.set_defaults(func=cmd_evaluate)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from avs_studio.core.errors import AVSError
-from avs_studio.core.masks.files import resize_bilinear_pil
+from avs_studio.core.masks.resize import resize_bilinear_pil
 from avs_studio.core.setting import Setting
 
 MODEL_SIZE = (224, 224)

@@ -149,7 +149,7 @@ class ClipScores:
         labels = self.labels()
         if not native:
             return labels
-        from avs_studio.core.masks.files import resize_nearest
+        from avs_studio.core.masks.resize import resize_nearest
 
         return [resize_nearest(labels[k], self.frame_sizes[k]) for k in range(self.num_frames)]
 

@@ -21,7 +21,7 @@ from avs_studio.core.errors import FormatError
 from avs_studio.core.export.maskset import MaskSet
 from avs_studio.core.fsutil import atomic_dir
 from avs_studio.core.jobs import CancelToken, Progress, no_progress
-from avs_studio.core.masks.files import resize_nearest
+from avs_studio.core.masks.resize import resize_nearest
 from avs_studio.core.setting import Setting
 
 FOLDER = {Setting.S4: "Single-source", Setting.MS3: "Multi-sources", Setting.AVSS: "AVSS"}

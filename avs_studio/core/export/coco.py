@@ -20,14 +20,14 @@ from avs_studio.core.errors import FormatError, MaskError
 from avs_studio.core.export.maskset import FrameMask, MaskSet
 from avs_studio.core.fsutil import atomic_write_text
 from avs_studio.core.jobs import CancelToken, Progress, no_progress
-from avs_studio.core.masks.files import (
+from avs_studio.core.masks.palette import CLASS_NAMES, NUM_CLASSES
+from avs_studio.core.masks.rle import (
     HOLES_LOSE,
     HOLES_RLE,
     contour_polygons,
     decode_rle,
     polygons_to_mask,
 )
-from avs_studio.core.masks.palette import CLASS_NAMES, NUM_CLASSES
 from avs_studio.core.setting import Setting
 
 BINARY_CATEGORY = {"id": 1, "name": "sounding_object"}

@@ -23,8 +23,9 @@ import numpy as np
 from avs_studio.core.clip import MODEL_SIZE, Clip
 from avs_studio.core.errors import FormatError
 from avs_studio.core.fsutil import is_temporary, safe_join
-from avs_studio.core.masks.files import open_image, read_label_mask, resize_nearest
+from avs_studio.core.masks.files import open_image, read_label_mask
 from avs_studio.core.masks.palette import colour_to_index
+from avs_studio.core.masks.resize import resize_nearest
 from avs_studio.core.metrics.scores import read_score_file
 from avs_studio.core.setting import Setting
 

@@ -282,7 +282,7 @@ def dataset_clip(project: Project, dataset: Dataset, clip: DatasetClip, *, with_
     """Describe a dataset clip and its ground-truth objects (no insert)."""
     from PIL import Image
 
-    from avs_studio.core.masks.files import resize_nearest
+    from avs_studio.core.masks.resize import resize_nearest
 
     root = Path(dataset.root).resolve()
     frames = [clip.frame_path(k).resolve() for k in range(clip.num_frames)]

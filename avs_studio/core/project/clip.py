@@ -14,7 +14,7 @@ import numpy as np
 
 from avs_studio.core.clip import MODEL_SIZE, Clip
 from avs_studio.core.errors import AudioError, MediaError
-from avs_studio.core.masks.files import resize_nearest
+from avs_studio.core.masks.resize import resize_nearest
 from avs_studio.core.project.records import ClipRecord, ObjectRecord
 from avs_studio.core.setting import Setting
 

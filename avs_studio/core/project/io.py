@@ -24,7 +24,8 @@ from avs_studio.core.errors import AVSError, DatasetError, FormatError, MediaErr
 from avs_studio.core.export import FrameMask, MaskSet, load_masks, write_coco, write_png_masks
 from avs_studio.core.fsutil import atomic_dir
 from avs_studio.core.jobs import CancelToken, ItemFailure, Progress, no_progress
-from avs_studio.core.masks.files import HOLES_LOSE, resize_nearest
+from avs_studio.core.masks.resize import resize_nearest
+from avs_studio.core.masks.rle import HOLES_LOSE
 from avs_studio.core.project.errors import ProjectError
 from avs_studio.core.project.records import KIND_IMPORT, ClipRecord, Provenance
 from avs_studio.core.setting import Setting

@@ -36,7 +36,7 @@ import numpy as np
 from avs_studio.core.datasets.common import Dataset
 from avs_studio.core.errors import MediaError
 from avs_studio.core.jobs import CancelToken, Progress, no_progress
-from avs_studio.core.masks.files import HOLES_LOSE
+from avs_studio.core.masks.rle import HOLES_LOSE
 from avs_studio.core.project import rle
 from avs_studio.core.project.add import (
     AddReport,

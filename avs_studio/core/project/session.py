@@ -17,12 +17,10 @@ from avs_studio.core.project.edits import (
     Command,
     Composite,
     SetStatus,
-    StrokeBuilder,
     decode_command,
     encode_command,
-    flood_fill,
-    polygon_fill,
 )
+from avs_studio.core.project.painting import StrokeBuilder, flood_fill, polygon_fill
 from avs_studio.core.project.records import ObjectRecord
 from avs_studio.core.project.store import ClipStore, now_iso
 

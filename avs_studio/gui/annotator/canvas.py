@@ -464,7 +464,7 @@ class FrameCanvas(QGraphicsView):
         self._render_mask()
 
     def _render_mask(self) -> None:
-        from avs_studio.core.masks.files import resize_nearest
+        from avs_studio.core.masks.resize import resize_nearest
 
         w, h = self.image_size
         self._active_item.set_image(QImage())

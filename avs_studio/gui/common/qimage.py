@@ -198,7 +198,7 @@ def overlay(rgb: np.ndarray, mask: np.ndarray | None, *, binary: bool, opacity: 
     """The frame with its mask blended in (for thumbnails); mask resized to the frame if needed."""
     if mask is None:
         return rgb
-    from avs_studio.core.masks.files import resize_nearest
+    from avs_studio.core.masks.resize import resize_nearest
 
     if mask.shape[:2] != rgb.shape[:2]:
         mask = resize_nearest(mask, (rgb.shape[1], rgb.shape[0]))

@@ -122,7 +122,7 @@ def _write_coco(out: Path, setting: Setting, markers: list[dict]) -> None:
 
 def _coco_loader(frame: dict, setting: Setting) -> Callable[[], np.ndarray]:
     def load() -> np.ndarray:
-        from avs_studio.core.masks.files import decode_rle
+        from avs_studio.core.masks.rle import decode_rle
 
         out = np.zeros((int(frame["height"]), int(frame["width"])), dtype=np.uint8)
         for obj in frame["objects"]:

@@ -113,7 +113,7 @@ def _write_png(out: Path, scores: ClipScores) -> tuple[list[str], list[dict]]:
 def _coco_frames(scores: ClipScores) -> list[dict]:
     """Per real frame: its name, size and objects as compressed RLE (kept in the marker)."""
     from avs_studio.core.export.coco import frame_objects
-    from avs_studio.core.masks.files import encode_rle
+    from avs_studio.core.masks.rle import encode_rle
 
     frames = []
     for k, m in enumerate(scores.masks(native=True)):

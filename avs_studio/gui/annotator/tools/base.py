@@ -8,7 +8,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QCursor, QKeyEvent, QMouseEvent
 
 if TYPE_CHECKING:
-    from avs_studio.core.project.edits import Command, StrokeBuilder
+    from avs_studio.core.project.edits import Command
+    from avs_studio.core.project.painting import StrokeBuilder
     from avs_studio.gui.annotator.canvas import FrameCanvas
 
 

@@ -1,6 +1,6 @@
 """Brush and eraser: round strokes of a chosen radius, one command per stroke.
 
-Mouse moves are recorded in the project's :class:`~avs_studio.core.project.edits.StrokeBuilder`
+Mouse moves are recorded in the project's :class:`~avs_studio.core.project.painting.StrokeBuilder`
 (cheap) and drawn as a preview into the canvas's selected-object layer, one segment at a
 time (only the segment's rectangle is repainted). Releasing the button turns the stroke
 into one command.
