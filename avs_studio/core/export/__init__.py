@@ -14,15 +14,20 @@ from avs_studio.core.datasets.common import Dataset
 from avs_studio.core.errors import FormatError
 from avs_studio.core.export.avsbench import LayoutSummary, write_avsbench
 from avs_studio.core.export.coco import CocoSummary, read_coco, to_coco, write_coco
+from avs_studio.core.export.compose import Composition, Layer, OverlapTally, compose_objects
 from avs_studio.core.export.maskset import FrameMask, MaskSet, from_dataset
 from avs_studio.core.export.png import read_png_masks, write_png_masks
 from avs_studio.core.setting import Setting
 
 __all__ = [
     "CocoSummary",
+    "Composition",
     "FrameMask",
+    "Layer",
     "LayoutSummary",
     "MaskSet",
+    "OverlapTally",
+    "compose_objects",
     "from_dataset",
     "load_masks",
     "read_coco",

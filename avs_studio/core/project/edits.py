@@ -41,6 +41,7 @@ __all__ = [
     "ReplaceMask",
     "SetAnnotated",
     "SetLabel",
+    "SetObjectOrder",
     "SetStatus",
     "decode_command",
     "encode_command",
@@ -81,6 +82,12 @@ class Command(ABC):
     @abstractmethod
     def state(self) -> dict:
         """JSON-safe dict (``bytes`` values allowed) that :meth:`from_state` rebuilds from."""
+
+    def hand_edited(self) -> list[tuple[int, int]]:
+        """``(frame, instance)`` of the masks this command edits by hand (brush, eraser,
+        polygon, fill...): a model proposal edited so becomes the annotator's object (the
+        session accepts it in the same step). Model reshaping and imports edit none."""
+        return []
 
     @classmethod
     @abstractmethod
@@ -204,6 +211,9 @@ class MaskPatch(Command):
     def from_state(cls, s: dict) -> MaskPatch:
         top, left, h, w = s["box"]
         return cls(s["frame"], s["instance"], top, left, s["before"], s["after"], what=s["what"], shape=(h, w))
+
+    def hand_edited(self) -> list[tuple[int, int]]:
+        return [(self.frame, self.instance_id)]
 
     @property
     def changed_pixels(self) -> int:
@@ -394,16 +404,24 @@ class AcceptProposal(Command):
 
 
 class ReplaceMask(Command):
-    """Replace an object's whole mask (a model refinement, an imported mask)."""
+    """Replace an object's whole mask (a model refinement, an imported mask).
+
+    ``by_hand``: the new mask is the annotator's work (a tool that draws whole masks), so a
+    proposal edited so becomes the annotator's object; re-thresholding a proposal is not.
+    """
 
     name = "replace_mask"
 
     def __init__(self, frame: int, instance_id: int, mask: np.ndarray | None = None, *,
-                 _before: bytes | None = None, _after: bytes | None = None,
+                 by_hand: bool = False, _before: bytes | None = None, _after: bytes | None = None,
                  _shape: tuple[int, int] | None = None) -> None:  # fmt: skip
         self.frame, self.instance_id = int(frame), int(instance_id)
+        self.by_hand = bool(by_hand)
         self._mask = None if mask is None else np.asarray(mask)
         self._before, self._after, self._shape = _before, _after, _shape
+
+    def hand_edited(self) -> list[tuple[int, int]]:
+        return [(self.frame, self.instance_id)] if self.by_hand else []
 
     @property
     def description(self) -> str:
@@ -426,12 +444,48 @@ class ReplaceMask(Command):
 
     def state(self) -> dict:
         return {"frame": self.frame, "instance": self.instance_id, "before": self._before,
-                "after": self._after, "shape": list(self._shape or ())}  # fmt: skip
+                "after": self._after, "shape": list(self._shape or ()), "by_hand": self.by_hand}  # fmt: skip
 
     @classmethod
     def from_state(cls, s: dict) -> ReplaceMask:
-        return cls(s["frame"], s["instance"], None, _before=s["before"], _after=s["after"],
-                   _shape=tuple(s["shape"]))  # fmt: skip
+        return cls(s["frame"], s["instance"], None, by_hand=bool(s.get("by_hand", False)),
+                   _before=s["before"], _after=s["after"], _shape=tuple(s["shape"]))  # fmt: skip
+
+
+class SetObjectOrder(Command):
+    """Record the clip's object order, bottom to top (raise, lower, paint behind).
+
+    The export composes each frame's objects in this order: where objects overlap, the one
+    on top gives its class to the shared pixels (AVSS).
+    """
+
+    name = "set_object_order"
+
+    def __init__(self, order: Sequence[int], description: str = "Change the object order", *,
+                 _old: list | None = None) -> None:  # fmt: skip
+        self.order = [int(i) for i in order]
+        self._description = description
+        self._old = None if _old is None else [int(i) for i in _old]
+
+    @property
+    def description(self) -> str:
+        return self._description
+
+    def do(self, store: ClipStore) -> None:
+        if len(set(self.order)) != len(self.order):
+            raise EditError(f"{store.clip_id}: an object order lists an object twice")
+        self._old = store.stored_order()
+        store.set_object_order(self.order)
+
+    def undo(self, store: ClipStore) -> None:
+        store.set_object_order(self._old or [])
+
+    def state(self) -> dict:
+        return {"order": self.order, "description": self._description, "old": self._old}
+
+    @classmethod
+    def from_state(cls, s: dict) -> SetObjectOrder:
+        return cls(s["order"], s["description"], _old=s["old"])
 
 
 # ====================================================================== the clip
@@ -518,6 +572,9 @@ class Composite(Command):
     @property
     def changes_masks(self) -> bool:  # type: ignore[override]
         return any(c.changes_masks for c in self.commands)
+
+    def hand_edited(self) -> list[tuple[int, int]]:
+        return list(dict.fromkeys(key for c in self.commands for key in c.hand_edited()))
 
     def do(self, store: ClipStore) -> None:
         for c in self.commands:

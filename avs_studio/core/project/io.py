@@ -21,7 +21,14 @@ import numpy as np
 from avs_studio.core.clip import MODEL_SIZE
 from avs_studio.core.datasets.common import LogMelWriter
 from avs_studio.core.errors import AVSError, DatasetError, FormatError, MediaError
-from avs_studio.core.export import FrameMask, MaskSet, load_masks, write_coco, write_png_masks
+from avs_studio.core.export import (
+    FrameMask,
+    MaskSet,
+    OverlapTally,
+    load_masks,
+    write_coco,
+    write_png_masks,
+)
 from avs_studio.core.fsutil import atomic_dir
 from avs_studio.core.jobs import CancelToken, ItemFailure, Progress, no_progress
 from avs_studio.core.masks.resize import resize_nearest
@@ -53,21 +60,37 @@ def avss_subset(rec: ClipRecord) -> str:
 
 
 def to_maskset(project: Project, *, status: str | None = None, split: str | None = None,
-               include_proposals: bool = False) -> MaskSet:  # fmt: skip
-    """One lazy FrameMask per annotated frame of the chosen clips, in the order clips were added."""
+               include_proposals: bool = False, overlaps: OverlapTally | None = None) -> MaskSet:  # fmt: skip
+    """One lazy FrameMask per annotated frame of the chosen clips, in the order clips were added.
+
+    Each mask is composed by :meth:`Project.composed_mask` (the clip's object order); the
+    overlaps met are recorded in ``overlaps``.
+    """
     out = MaskSet(project.setting, info={"source": str(project.path), "mask_resolution": "as stored"})
     for rec in project.clips(status=status, split=split):
         for k in rec.annotated:
             out.frames.append(FrameMask(
                 clip_id=rec.clip_id, frame=k, file_name=official_frame_name(project.setting, rec, k),
                 split=rec.split, category=rec.category, subset=rec.subset,
-                loader=_loader(project, rec.clip_id, k, include_proposals),
+                loader=_loader(project, rec.clip_id, k, include_proposals, overlaps),
             ))  # fmt: skip
     return out
 
 
-def _loader(project: Project, clip_id: str, k: int, include_proposals: bool):
-    return lambda: project.label_mask(clip_id, k, include_proposals=include_proposals)
+def _loader(project: Project, clip_id: str, k: int, include_proposals: bool, overlaps: OverlapTally | None):
+    def load() -> np.ndarray:
+        return _composed(project, clip_id, k, include_proposals, overlaps)
+
+    return load
+
+
+def _composed(project: Project, clip_id: str, k: int, include_proposals: bool,
+              overlaps: OverlapTally | None) -> np.ndarray:  # fmt: skip
+    """The frame's mask as exported, its overlaps counted."""
+    composition = project.composed_mask(clip_id, k, include_proposals=include_proposals)
+    if overlaps is not None:
+        overlaps.add(clip_id, k, composition)
+    return composition.mask
 
 
 # ====================================================================== export
@@ -83,6 +106,7 @@ class ExportSummary:
     masks: int = 0
     annotations: int = 0
     notes: list[str] = field(default_factory=list)
+    overlaps: OverlapTally | None = None  # frames where objects overlap, and what it cost
 
     def line(self) -> str:
         """One line for the CLI."""
@@ -104,7 +128,9 @@ def export_project(project: Project, out: str | os.PathLike[str], to: str, *, st
     if to not in TARGETS:
         raise FormatError(f"unknown export target {to!r}: expected one of {', '.join(TARGETS)}")
     out = Path(out)
-    masks = to_maskset(project, status=status, split=split, include_proposals=include_proposals)
+    overlaps = OverlapTally(project.setting.is_binary)
+    masks = to_maskset(project, status=status, split=split, include_proposals=include_proposals,
+                       overlaps=overlaps)  # fmt: skip
     if len(masks) == 0:
         raise ProjectError(f"{project.path.name}: no masks to export (check the status and split filters)")
     summary = ExportSummary(to, out, clips=len(masks.clip_ids()), masks=len(masks))
@@ -122,14 +148,17 @@ def export_project(project: Project, out: str | os.PathLike[str], to: str, *, st
         wanted = set(masks.clip_ids())
         summary.masks = 0
         _write_layout(project, out, target, [r for r in records if r.clip_id in wanted], summary,
-                      media=media, include_proposals=include_proposals,
+                      media=media, include_proposals=include_proposals, overlaps=overlaps,
                       log_mel_writer=log_mel_writer, progress=progress, cancel=cancel)  # fmt: skip
+    summary.overlaps = overlaps
+    if overlaps.frames:
+        summary.notes.append(overlaps.note())
     return summary
 
 
 def _write_layout(project: Project, out: Path, target: Setting, records: list[ClipRecord],
                   summary: ExportSummary, *, media: bool, include_proposals: bool,
-                  log_mel_writer: LogMelWriter | None, progress: Progress,
+                  overlaps: OverlapTally | None, log_mel_writer: LogMelWriter | None, progress: Progress,
                   cancel: CancelToken | None) -> None:  # fmt: skip
     from avs_studio.core.datasets.avss import AVSSWriter
     from avs_studio.core.datasets.ms3 import MS3Writer
@@ -151,7 +180,7 @@ def _write_layout(project: Project, out: Path, target: Setting, records: list[Cl
             counts["unsplit"] += not rec.split
             clip_masks = {}
             for k in rec.annotated:
-                m = project.label_mask(rec.clip_id, k, include_proposals=include_proposals)
+                m = _composed(project, rec.clip_id, k, include_proposals, overlaps)
                 if target.is_binary:
                     if not project.setting.is_binary:
                         m = (m != 0).astype(np.uint8)

@@ -27,7 +27,7 @@ from avs_studio.core.project.records import status_rank
 _CLIP_COLUMNS = (
     "uid", "source", "files", "media_hash", "duration", "start", "seconds", "num_frames",
     "frame_times", "ordinals", "annotated", "width", "height", "split", "category", "subset",
-    "vid", "a_obj", "status", "annotator", "comment", "added_at", "updated_at",
+    "vid", "a_obj", "status", "annotator", "comment", "added_at", "updated_at", "object_order",
 )  # fmt: skip
 _OBJECT_COLUMNS = (
     "frame", "instance", "label", "rle", "area", "kind", "model", "checkpoint", "confidence",
@@ -149,6 +149,7 @@ def _choose(ra, rb, prefer: str) -> str:
 def _content(project, row) -> str:
     """Digest of one clip's objects (what was drawn, not when)."""
     h = hashlib.blake2b(digest_size=16)
+    h.update(row["object_order"].encode())  # the order decides what overlapping objects export
     for r in project._store.query(
         "SELECT frame, instance, label, rle, kind FROM objects WHERE clip=? ORDER BY frame, instance",
         (row["id"],),

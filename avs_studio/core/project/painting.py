@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from avs_studio.core.project.edits import AddObject, Command, Composite, MaskPatch
+from avs_studio.core.project.edits import AddObject, Command, Composite, MaskPatch, SetObjectOrder
 from avs_studio.core.project.errors import EditError
 from avs_studio.core.project.store import ClipStore
 
@@ -64,11 +64,18 @@ def brush_region(points: Sequence[tuple[float, float]], radius: float, shape: tu
 
 
 def _patch(store: ClipStore, frame: int, instance_id: int, top: int, left: int, region: np.ndarray,
-           *, erase: bool, what: str, label: int | None) -> Command | None:  # fmt: skip
-    """A MaskPatch that paints (or erases) ``region`` into an object; adds the object if new."""
+           *, erase: bool, what: str, label: int | None, behind: bool = False) -> Command | None:  # fmt: skip
+    """A MaskPatch that paints (or erases) ``region`` into an object; adds the object if new.
+
+    ``behind``: paint behind the other objects -- the pixels another object covers stay
+    its own (no overlap is made), and a new object goes to the bottom of the clip's order.
+    """
     frame = store.check_frame(frame)
     exists = store.object(frame, instance_id) is not None
     h, w = region.shape
+    if behind and not erase:
+        others = store.occupancy(frame, exclude=instance_id)[top : top + h, left : left + w]
+        region = region.astype(bool) & ~others
     if exists:
         before = np.array(store.mask(frame, instance_id)[top : top + h, left : left + w], dtype=np.uint8)
     elif erase:
@@ -84,7 +91,11 @@ def _patch(store: ClipStore, frame: int, instance_id: int, top: int, left: int, 
     if exists:
         return patch
     label = _label_for_new(store, instance_id, label)
-    return Composite([AddObject(frame, instance_id, label), patch], patch.description)
+    parts: list[Command] = [AddObject(frame, instance_id, label), patch]
+    if behind and store.label_of(instance_id) is None:  # a new object: at the bottom of the order
+        order = [i for i in store.object_order() if i != instance_id]
+        parts.append(SetObjectOrder([instance_id, *order], patch.description))
+    return Composite(parts, patch.description)
 
 
 def _label_for_new(store: ClipStore, instance_id: int, label: int | None) -> int:
@@ -108,13 +119,14 @@ class StrokeBuilder:
     """
 
     def __init__(self, store: ClipStore, frame: int, instance_id: int, *, radius: float,
-                 erase: bool = False, label: int | None = None) -> None:  # fmt: skip
+                 erase: bool = False, label: int | None = None, behind: bool = False) -> None:  # fmt: skip
         self.store = store
         self.frame = store.check_frame(frame)
         self.instance_id = int(instance_id)
         self.radius = float(radius)
         self.erase = erase
         self.label = label
+        self.behind = behind
         self.points: list[tuple[float, float]] = []
 
     def add_point(self, x: float, y: float) -> None:
@@ -138,12 +150,15 @@ class StrokeBuilder:
         top, left, region = found
         what = "erase" if self.erase else "brush"
         return _patch(self.store, self.frame, self.instance_id, top, left, region, erase=self.erase,
-                      what=what, label=self.label)  # fmt: skip
+                      what=what, label=self.label, behind=self.behind)  # fmt: skip
 
 
 def polygon_fill(store: ClipStore, frame: int, instance_id: int, points: Sequence[tuple[float, float]],
-                 *, erase: bool = False, label: int | None = None) -> Command | None:  # fmt: skip
-    """Fill (or erase) the inside of a polygon in one object's mask; None if nothing changes."""
+                 *, erase: bool = False, label: int | None = None, behind: bool = False) -> Command | None:  # fmt: skip
+    """Fill (or erase) the inside of a polygon in one object's mask; None if nothing changes.
+
+    ``behind`` leaves the pixels of other objects to them (see :func:`_patch`).
+    """
     import cv2
 
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
@@ -164,17 +179,26 @@ def polygon_fill(store: ClipStore, frame: int, instance_id: int, points: Sequenc
     if not canvas.any():
         return None
     what = "polygon_erase" if erase else "polygon"
-    return _patch(store, frame, instance_id, y0, x0, canvas, erase=erase, what=what, label=label)
+    return _patch(store, frame, instance_id, y0, x0, canvas, erase=erase, what=what, label=label, behind=behind)
+
+
+#: The magic wand's default tolerance: how far (0-255, per colour channel) a pixel's colour may
+#: lie from the clicked pixel's to join the region.
+WAND_TOLERANCE = 32
 
 
 def flood_fill(store: ClipStore, frame: int, instance_id: int, x: float, y: float, *,
-               bounded_by: str = "objects", label: int | None = None) -> Command | None:  # fmt: skip
-    """Fill the region around ``(x, y)`` into one object's mask.
+               bounded_by: str = "objects", label: int | None = None, image: np.ndarray | None = None,
+               tolerance: float = WAND_TOLERANCE) -> Command | None:  # fmt: skip
+    """Fill the region around ``(x, y)`` into one object's mask (4-connected).
 
-    ``bounded_by="objects"``: the connected region of pixels no object covers (the
-    "background" enclosed by the objects and the image border). ``bounded_by="self"``:
-    the connected region outside this object alone (fills its holes). 4-connected.
-    None when the seed lies on a boundary (nothing to fill).
+    With the frame's ``image`` (RGB or grey, uint8, the clip's size) it is a magic wand:
+    the region is the pixels connected to the clicked one whose colour lies within
+    ``tolerance`` of the clicked pixel's (each channel, 0-255), not covered by another
+    object; the image's edges and the other objects bound it, the object's own pixels do
+    not. Without an image, ``bounded_by="objects"`` fills the connected region no object
+    covers, ``bounded_by="self"`` the connected region outside this object (its holes).
+    None when there is nothing to fill (the click is on a boundary).
     """
     import cv2
 
@@ -186,7 +210,16 @@ def flood_fill(store: ClipStore, frame: int, instance_id: int, x: float, y: floa
     if not (0 <= cx < w and 0 <= cy < h):
         return None
     exists = store.object(frame, instance_id) is not None
-    if bounded_by == "objects":
+    if image is not None:
+        pixels = np.ascontiguousarray(image, dtype=np.uint8)
+        if pixels.shape[:2] != (h, w) or pixels.ndim not in (2, 3):
+            raise EditError(f"{store.clip_id}: the image for the fill is not a {w}x{h} frame")
+        if pixels.ndim == 3 and pixels.shape[2] != 3:
+            pixels = np.ascontiguousarray(pixels[..., :3])
+        if not 0 <= tolerance <= 255:
+            raise EditError("the fill tolerance must lie in 0..255")
+        barrier = store.occupancy(frame, exclude=instance_id)
+    elif bounded_by == "objects":
         barrier = store.occupancy(frame)
     elif exists:
         barrier = store.mask(frame, instance_id).astype(bool)
@@ -196,8 +229,12 @@ def flood_fill(store: ClipStore, frame: int, instance_id: int, x: float, y: floa
         return None
     flood = np.ones((h + 2, w + 2), dtype=np.uint8)
     flood[1:-1, 1:-1] = barrier
-    image = np.zeros((h, w), dtype=np.uint8)
-    cv2.floodFill(image, flood, (cx, cy), 0, 0, 0, 4 | cv2.FLOODFILL_MASK_ONLY | (2 << 8))
+    flags = 4 | cv2.FLOODFILL_MASK_ONLY | (2 << 8)
+    if image is None:
+        cv2.floodFill(np.zeros((h, w), dtype=np.uint8), flood, (cx, cy), 0, 0, 0, flags)
+    else:
+        tol = float(tolerance) if pixels.ndim == 2 else (float(tolerance),) * 3
+        cv2.floodFill(pixels.copy(), flood, (cx, cy), 0, tol, tol, flags | cv2.FLOODFILL_FIXED_RANGE)
     filled = flood[1:-1, 1:-1] == 2
     rows = np.flatnonzero(filled.any(axis=1))
     cols = np.flatnonzero(filled.any(axis=0))

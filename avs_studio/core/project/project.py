@@ -35,6 +35,7 @@ import numpy as np
 
 from avs_studio.core.datasets.common import Dataset
 from avs_studio.core.errors import MediaError
+from avs_studio.core.export.compose import Composition, Layer, compose_objects
 from avs_studio.core.jobs import CancelToken, Progress, no_progress
 from avs_studio.core.masks.rle import HOLES_LOSE
 from avs_studio.core.project import rle
@@ -75,8 +76,10 @@ from avs_studio.core.project.records import (
     ClipRecord,
     LabelSet,
     ObjectRecord,
+    OpenProposal,
     Provenance,
     clip_record_from_row,
+    paint_order,
     parse_status,
 )
 from avs_studio.core.project.schema import SCHEMA_VERSION, STATUSES
@@ -100,6 +103,7 @@ __all__ = [
     "EditError",
     "LabelSet",
     "ObjectRecord",
+    "OpenProposal",
     "Project",
     "ProjectClip",
     "ProjectCorruptError",
@@ -453,29 +457,64 @@ class Project:
         objs = self._clip_store(clip_id).objects(frame)
         return objs if include_proposals else [o for o in objs if not o.provenance.is_proposal]
 
-    def _composite(self, clip_id: str, frame: int, include_proposals: bool, binary: bool) -> np.ndarray:
+    def composed_mask(self, clip_id: str, frame: int, *, include_proposals: bool = False,
+                      binary: bool | None = None) -> Composition:  # fmt: skip
+        """The mask an export writes for one frame, and what its overlaps cost.
+
+        The frame's objects are composed by :func:`~avs_studio.core.export.compose.compose_objects`
+        in the clip's object order (bottom first): a class-index map where the object on
+        top wins a shared pixel (AVSS), the union for S4/MS3 (``binary`` overrides). The
+        annotator's "show as exported" view draws exactly this.
+        """
         cs = self._clip_store(clip_id)
-        rows = self._store.query(
-            "SELECT label, rle, kind FROM objects WHERE clip=? AND frame=? ORDER BY instance", (cs.rowid, frame)
-        )
-        out = np.zeros(cs.shape, dtype=np.uint8)
-        for label, counts, kind in rows:
-            if kind == KIND_PROPOSAL and not include_proposals:
-                continue
-            m = rle.decode(counts, *cs.shape).astype(bool)
-            out[m] = 1 if binary else int(label)
-        return out
+        rows = {int(r[0]): r for r in self._store.query(
+            "SELECT instance, label, rle, kind FROM objects WHERE clip=? AND frame=?", (cs.rowid, frame))}  # fmt: skip
+        layers = [
+            Layer(i, int(rows[i][1]), rle.decode(rows[i][2], *cs.shape))
+            for i in paint_order(cs.stored_order(), rows)
+            if include_proposals or rows[i][3] != KIND_PROPOSAL
+        ]
+        return compose_objects(layers, cs.shape, binary=self.setting.is_binary if binary is None else binary)
 
     def label_mask(self, clip_id: str, frame: int, *, include_proposals: bool = False) -> np.ndarray:
-        """Class-index map (uint8) of one frame: objects painted in instance order, later on top.
+        """Class-index map (uint8) of one frame as exported: objects painted in the clip's
+        object order, the later on top (see :meth:`composed_mask`).
 
         For S4/MS3 projects this is the binary mask (1 = sounding object).
         """
-        return self._composite(clip_id, frame, include_proposals, binary=self.setting.is_binary)
+        return self.composed_mask(clip_id, frame, include_proposals=include_proposals).mask
 
     def binary_mask(self, clip_id: str, frame: int, *, include_proposals: bool = False) -> np.ndarray:
         """Union of the objects of one frame: uint8 {0, 1}."""
-        return self._composite(clip_id, frame, include_proposals, binary=True)
+        return self.composed_mask(clip_id, frame, include_proposals=include_proposals, binary=True).mask
+
+    def object_order(self, clip_id: str) -> list[int]:
+        """The objects of a clip, bottom to top, as the export composes them."""
+        return self._clip_store(clip_id).object_order()
+
+    def open_proposals(self, clip_id: str | None = None) -> list[OpenProposal]:
+        """Model proposals nobody accepted or rejected yet: one per object per frame.
+
+        Of one clip, or (``clip_id=None``) of the whole project, by clip, frame and object.
+        The default export leaves them out, so marking a clip done or exporting it with open
+        proposals drops what the model proposed: the annotator asks first and ``project
+        export`` reports the clips that have some.
+        """
+        sql = ("SELECT c.uid, o.frame, o.instance, o.label, o.confidence FROM objects o "
+               "JOIN clips c ON c.id = o.clip WHERE o.kind = ?")  # fmt: skip
+        params: list = [KIND_PROPOSAL]
+        if clip_id is not None:
+            sql += " AND o.clip = ?"
+            params.append(self._clip_store(clip_id).rowid)
+        rows = self._store.query(sql + " ORDER BY c.id, o.frame, o.instance", params)
+        return [OpenProposal(r[0], int(r[1]), int(r[2]), int(r[3]), self.labels.name(int(r[3])), r[4])
+                for r in rows]  # fmt: skip
+
+    def object_counts(self, clip_id: str) -> dict[str, int]:
+        """Object rows (one per object per frame) of a clip by provenance kind."""
+        rows = self._store.query("SELECT kind, count(*) FROM objects WHERE clip=? GROUP BY kind",
+                                 (self._clip_store(clip_id).rowid,))  # fmt: skip
+        return {str(k): int(n) for k, n in rows}
 
     def session(self, clip_id: str, *, user: str | None = None, auto_status: bool = True) -> ClipSession:
         """The undo stack of one clip, and the only way to change it."""
@@ -544,7 +583,8 @@ class Project:
 
         h = hashlib.blake2b(digest_size=16)
         for table, sql in (
-            ("clips", "SELECT uid, status, annotator, comment, split, category, annotated FROM clips ORDER BY uid"),
+            ("clips", "SELECT uid, status, annotator, comment, split, category, annotated, object_order "
+                      "FROM clips ORDER BY uid"),
             ("objects", "SELECT c.uid, o.frame, o.instance, o.label, o.rle, o.kind, o.model, o.checkpoint, "
                         "o.confidence FROM objects o JOIN clips c ON c.id = o.clip "
                         "ORDER BY c.uid, o.frame, o.instance"),

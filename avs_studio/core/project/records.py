@@ -7,6 +7,7 @@ Records are snapshots: reading them never changes the project, and changing the 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,41 @@ def parse_status(value: str) -> str:
 def status_rank(status: str) -> int:
     """Position of a status in the workflow (new = 0 ... reviewed = 4)."""
     return STATUSES.index(status)
+
+
+def paint_order(stored: Sequence[int], instances: Iterable[int]) -> list[int]:
+    """The objects ``instances`` bottom to top, as the export composes them.
+
+    ``stored`` is the clip's recorded order (``clips.object_order``): the objects it lists
+    come first, in its order; the others lie above them by instance id (a new object is on
+    top, as every object was before the order could be changed).
+    """
+    present = {int(i) for i in instances}
+    listed = [i for i in dict.fromkeys(int(v) for v in stored) if i in present]
+    return listed + sorted(present - set(listed))
+
+
+def moved(order: Sequence[int], instance: int, step: int, among: Iterable[int] | None = None) -> list[int]:
+    """``order`` (bottom to top) with ``instance`` moved ``step`` places up (> 0) or down (< 0).
+
+    Places are counted among the objects ``among`` (e.g. those of the frame shown; all by
+    default): raising an object puts it just above the next of them above it, whatever
+    objects of other frames lie between. Steps past the top or bottom stop there.
+    """
+    order = [int(i) for i in order]
+    instance = int(instance)
+    if instance not in order:
+        raise EditError(f"object {instance} is not in the clip's order")
+    keep = set(order) if among is None else {int(i) for i in among} | {instance}
+    places = [i for i in order if i in keep]
+    at = places.index(instance)
+    to = max(0, min(len(places) - 1, at + int(step)))
+    if to == at:
+        return order
+    rest = [i for i in order if i != instance]
+    anchor = rest.index(places[to])
+    rest.insert(anchor + 1 if to > at else anchor, instance)
+    return rest
 
 
 @dataclass(frozen=True)
@@ -140,6 +176,25 @@ class Provenance:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
+@dataclass(frozen=True)
+class OpenProposal:
+    """A model proposal nobody accepted or rejected yet: one object in one frame of a clip.
+
+    ``frame`` is 0-based (the GUI and the CLI show ``frame + 1``).
+    """
+
+    clip_id: str
+    frame: int
+    instance_id: int
+    label: int
+    label_name: str
+    confidence: float | None = None
+
+    def __str__(self) -> str:
+        conf = "" if self.confidence is None else f" ({self.confidence:.0%})"
+        return f"frame {self.frame + 1}: object #{self.instance_id} {self.label_name}{conf}"
+
+
 @dataclass
 class ObjectRecord:
     """One object in one frame of a clip: instance id, label, mask and provenance.
@@ -208,6 +263,7 @@ class ClipRecord:
     files: dict = field(repr=False, default_factory=dict)
     ordinals: tuple[int, ...] = field(repr=False, default=())
     project_dir: Path = field(repr=False, default=Path("."))
+    object_order: tuple[int, ...] = field(repr=False, default=())
 
     @property
     def root(self) -> Path:
@@ -246,6 +302,7 @@ class ClipRecord:
 
 def clip_record_from_row(row, project_dir: Path) -> ClipRecord:
     """Build a :class:`ClipRecord` from a ``clips`` row (sqlite3.Row)."""
+    columns = row.keys()  # a schema-1 row (written before the object order) has no order
     return ClipRecord(
         clip_id=row["uid"], source=row["source"], media_hash=row["media_hash"],
         duration=row["duration"], start=float(row["start"]), seconds=int(row["seconds"]),
@@ -256,6 +313,7 @@ def clip_record_from_row(row, project_dir: Path) -> ClipRecord:
         annotator=row["annotator"], comment=row["comment"], updated_at=row["updated_at"],
         root_rel=row["root_rel"], root_abs=row["root_abs"], files=json.loads(row["files"]),
         ordinals=tuple(json.loads(row["ordinals"])), project_dir=project_dir,
+        object_order=tuple(json.loads(row["object_order"])) if "object_order" in columns else (),
     )  # fmt: skip
 
 

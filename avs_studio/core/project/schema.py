@@ -5,6 +5,16 @@ project before anything is written: ``PRAGMA application_id`` (``'AVSP'``),
 ``PRAGMA user_version`` (the schema version) and a ``meta`` table whose ``app`` row says
 ``avs-studio-project``. ``MIGRATIONS[v]`` upgrades a file from schema ``v`` to ``v + 1``;
 all of them run in one transaction, so an upgrade happens completely or not at all.
+
+Schema versions:
+
+1. clips, objects (one row per object per frame), undo history.
+2. ``clips.object_order``: the clip's objects bottom to top, as the export composes them
+   (a JSON list of instance ids; objects not listed lie above the listed ones, by id).
+   A v1 file gets ``'[]'``: every object by id, later on top, exactly as v1 composed them.
+
+Each migration is one self-contained function appended to :data:`MIGRATIONS`, so versions
+added on other branches chain after it without touching it.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ from avs_studio.core.project.errors import ProjectCorruptError, ProjectVersionEr
 
 APPLICATION_ID = 0x41565350  # 'AVSP'
 APP_NAME = "avs-studio-project"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 STATUSES = ("new", "proposed", "in_progress", "done", "reviewed")
 
@@ -93,9 +103,17 @@ def _create_v1(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+def _v1_to_v2_object_order(conn: sqlite3.Connection) -> None:
+    """v2: each clip records the order of its objects (bottom to top) for the export.
+
+    ``'[]'`` keeps what v1 did: objects composed by instance id, the later on top.
+    """
+    conn.execute("ALTER TABLE clips ADD COLUMN object_order TEXT NOT NULL DEFAULT '[]'")
+
+
 #: ``MIGRATIONS[v](conn)`` brings a file from schema ``v`` to ``v + 1`` (0 = an empty file).
 #: Each runs inside the caller's transaction and must not commit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1, _v1_to_v2_object_order]
 
 
 def read_marks(conn: sqlite3.Connection, path: Path) -> tuple[int, int]:

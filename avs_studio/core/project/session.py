@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from avs_studio.core.project.edits import (
+    AcceptProposal,
     Command,
     Composite,
     SetStatus,
     decode_command,
     encode_command,
 )
-from avs_studio.core.project.painting import StrokeBuilder, flood_fill, polygon_fill
+from avs_studio.core.project.painting import WAND_TOLERANCE, StrokeBuilder, flood_fill, polygon_fill
 from avs_studio.core.project.records import ObjectRecord
 from avs_studio.core.project.store import ClipStore, now_iso
 
@@ -57,9 +58,19 @@ class ClipSession:
 
     # ------------------------------------------------------------------ changing
     def apply(self, command: Command) -> None:
-        """Do ``command``, record it, clear the redo stack and commit, all or nothing."""
+        """Do ``command``, record it, clear the redo stack and commit, all or nothing.
+
+        A model proposal the command edits by hand (brush, eraser, polygon, fill in it)
+        becomes the annotator's object in the same step, as an edited prediction does in
+        CVAT or X-AnyLabeling: accepted in the frame edited, so the export keeps the edit.
+        Undo takes both back.
+        """
         store = self.store
         with store.store.write(f"'{command.description}'") as conn:
+            edited = [AcceptProposal(inst, frame) for frame, inst in command.hand_edited()
+                      if (obj := store.object(frame, inst)) is not None and obj.provenance.is_proposal]  # fmt: skip
+            if edited:
+                command = Composite([command, *edited], command.description)
             if self.auto_status and command.changes_masks and store.status()[0] in _AUTO_PROGRESS_FROM:
                 command = Composite([command, SetStatus("in_progress")], command.description)
             command.do(store)
@@ -159,8 +170,12 @@ class ClipSession:
 
     # ------------------------------------------------------------------ reading
     def objects(self, frame: int) -> list[ObjectRecord]:
-        """Objects of one frame, by instance id."""
+        """Objects of one frame in paint order: bottom first, as the export composes them."""
         return self.store.objects(frame)
+
+    def object_order(self) -> list[int]:
+        """Every object of the clip, bottom to top."""
+        return self.store.object_order()
 
     def label_mask(self, frame: int, *, include_proposals: bool = False) -> np.ndarray:
         """Class-index map of one frame (see :meth:`Project.label_mask`)."""
@@ -176,16 +191,22 @@ class ClipSession:
 
     # ------------------------------------------------------------------ tools -> commands
     def stroke(self, frame: int, instance_id: int, *, radius: float, erase: bool = False,
-               label: int | None = None) -> StrokeBuilder:  # fmt: skip
-        """Start a brush (or eraser) stroke; ``finish()`` it and :meth:`apply` the result."""
-        return StrokeBuilder(self.store, frame, instance_id, radius=radius, erase=erase, label=label)
+               label: int | None = None, behind: bool = False) -> StrokeBuilder:  # fmt: skip
+        """Start a brush (or eraser) stroke; ``finish()`` it and :meth:`apply` the result.
+
+        ``behind`` paints behind the other objects (their pixels stay theirs).
+        """
+        return StrokeBuilder(self.store, frame, instance_id, radius=radius, erase=erase, label=label,
+                             behind=behind)  # fmt: skip
 
     def polygon(self, frame: int, instance_id: int, points, *, erase: bool = False,
-                label: int | None = None) -> Command | None:  # fmt: skip
+                label: int | None = None, behind: bool = False) -> Command | None:  # fmt: skip
         """A polygon fill (or erase) command, not yet applied."""
-        return polygon_fill(self.store, frame, instance_id, points, erase=erase, label=label)
+        return polygon_fill(self.store, frame, instance_id, points, erase=erase, label=label, behind=behind)
 
     def flood_fill(self, frame: int, instance_id: int, x: float, y: float, *,
-                   bounded_by: str = "objects", label: int | None = None) -> Command | None:  # fmt: skip
-        """A flood-fill command, not yet applied."""
-        return flood_fill(self.store, frame, instance_id, x, y, bounded_by=bounded_by, label=label)
+                   bounded_by: str = "objects", label: int | None = None, image: np.ndarray | None = None,
+                   tolerance: float = WAND_TOLERANCE) -> Command | None:  # fmt: skip
+        """A flood-fill command, not yet applied (a magic wand when the frame ``image`` is given)."""
+        return flood_fill(self.store, frame, instance_id, x, y, bounded_by=bounded_by, label=label,
+                          image=image, tolerance=tolerance)  # fmt: skip

@@ -8,7 +8,9 @@ and SQLite replays it on the next open -- but the last commits may be lost if th
 safe, a few ms more per edit on most disks). Either way the file is never corrupted.
 
 Opening checks the file through a read-only connection first, so a foreign, damaged or
-newer file is refused without a single byte written. Errors SQLite reports while writing
+newer file is refused without a single byte written. An older file opened for writing is
+upgraded in place (every migration in one transaction); opened read-only, it is read
+through an upgraded copy in memory and the file is left as it is. Errors SQLite reports while writing
 (disk full, I/O errors, a read-only file) roll the transaction back, drop every decoded
 mask the transaction touched, and surface as :class:`ProjectStorageError` or
 :class:`ProjectReadOnlyError`: the project and the in-memory state stay at the last commit.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import json
 import os
 import sqlite3
 import threading
@@ -36,7 +39,13 @@ from avs_studio.core.project.errors import (
     ProjectStorageError,
 )
 from avs_studio.core.project.lock import WriterLock
-from avs_studio.core.project.records import LabelSet, ObjectRecord, Provenance, provenance_from_row
+from avs_studio.core.project.records import (
+    LabelSet,
+    ObjectRecord,
+    Provenance,
+    paint_order,
+    provenance_from_row,
+)
 from avs_studio.core.project.schema import check_marks, migrate
 
 DURABILITY = {"normal": "NORMAL", "full": "FULL"}
@@ -138,11 +147,13 @@ class ProjectStore:
             raise ProjectError(f"{path}: is a folder, not a project file")
         probe = open_readonly_connection(path)
         try:
-            version = check_marks(probe, path, allow_older=not readonly)
+            version = check_marks(probe, path, allow_older=True)
         except BaseException:
             probe.close()
             raise
         if readonly:
+            if version < _current_version():
+                probe = _upgraded_copy(probe, path, version)
             probe.execute("PRAGMA query_only = ON")
             return cls(path, probe, readonly=True, writer_lock=None, user=user)
         probe.close()
@@ -330,6 +341,21 @@ def _current_version() -> int:
     return project_schema.SCHEMA_VERSION
 
 
+def _upgraded_copy(conn: sqlite3.Connection, path: Path, version: int) -> sqlite3.Connection:
+    """An in-memory copy of an older project, upgraded to the current schema (the file is
+    not touched): reading an old project needs no write access, the app reads one schema."""
+    mem = _connect(":memory:")
+    try:
+        conn.backup(mem)
+        _run_in_tx(mem, path, "the schema upgrade", lambda: migrate(mem, version))
+    except sqlite3.Error as exc:
+        mem.close()
+        raise ProjectCorruptError(f"{path}: cannot read the project of schema {version} ({exc})") from None
+    finally:
+        conn.close()
+    return mem
+
+
 def _set_pragmas(conn: sqlite3.Connection, durability: str) -> None:
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
@@ -392,16 +418,28 @@ class ClipStore:
         return None if row is None else self._record(row)
 
     def objects(self, frame: int | None = None) -> list[ObjectRecord]:
-        """Objects of one frame (or all frames), by frame then instance id."""
+        """Objects of one frame in paint order (bottom first, as the export composes them),
+        or of all frames by frame then instance id."""
         if frame is None:
             rows = self.store.query(
                 "SELECT * FROM objects WHERE clip=? ORDER BY frame, instance", (self.rowid,)
             )
-        else:
-            rows = self.store.query(
-                "SELECT * FROM objects WHERE clip=? AND frame=? ORDER BY instance", (self.rowid, frame)
-            )
-        return [self._record(r) for r in rows]
+            return [self._record(r) for r in rows]
+        rows = self.store.query(
+            "SELECT * FROM objects WHERE clip=? AND frame=? ORDER BY instance", (self.rowid, frame)
+        )
+        by_id = {int(r["instance"]): r for r in rows}
+        return [self._record(by_id[i]) for i in paint_order(self.stored_order(), by_id)]
+
+    def stored_order(self) -> list[int]:
+        """The clip's recorded object order (``clips.object_order``), as stored."""
+        row = self.store.query_one("SELECT object_order FROM clips WHERE id=?", (self.rowid,))
+        return [int(i) for i in json.loads(row[0])] if row is not None else []
+
+    def object_order(self) -> list[int]:
+        """Every object of the clip, bottom to top (see :func:`~.records.paint_order`)."""
+        rows = self.store.query("SELECT DISTINCT instance FROM objects WHERE clip=?", (self.rowid,))
+        return paint_order(self.stored_order(), (int(r[0]) for r in rows))
 
     def frames_of(self, instance: int) -> list[int]:
         """Frames in which ``instance`` exists."""
@@ -573,6 +611,13 @@ class ClipStore:
         )  # fmt: skip
         self.store.forget((self.rowid, int(snap["frame"]), int(snap["instance"])))
 
+    def set_object_order(self, order: list[int]) -> None:
+        """Record the clip's object order (bottom to top; see :meth:`object_order`)."""
+        self.store.conn.execute(
+            "UPDATE clips SET object_order=?, updated_at=? WHERE id=?",
+            (json.dumps([int(i) for i in order]), now_iso(), self.rowid),
+        )
+
     def set_status(self, status: str, annotator: str, comment: str) -> None:
         """Change the clip's status, annotator and comment."""
         self.store.conn.execute(
@@ -582,15 +627,11 @@ class ClipStore:
 
     def annotated(self) -> list[int]:
         """Frames of the clip that carry ground truth (exported as masks)."""
-        import json
-
         row = self.store.query_one("SELECT annotated FROM clips WHERE id=?", (self.rowid,))
         return [int(k) for k in json.loads(row[0])]
 
     def set_annotated(self, frames: list[int]) -> None:
         """Replace the list of frames that carry ground truth."""
-        import json
-
         frames = sorted({self.check_frame(k) for k in frames})
         self.store.conn.execute(
             "UPDATE clips SET annotated=?, updated_at=? WHERE id=?", (json.dumps(frames), now_iso(), self.rowid)

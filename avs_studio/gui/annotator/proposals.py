@@ -23,16 +23,21 @@ import numpy as np
 
 from avs_studio.core.errors import AVSError, Cancelled
 from avs_studio.core.jobs import CancelToken, ItemFailure, Progress
-from avs_studio.core.project.edits import (
-    AddObject,
-    Command,
-    Composite,
-    RejectProposal,
-    SetAnnotated,
-    SetStatus,
-)
-from avs_studio.core.project.records import Provenance
+from avs_studio.core.project.edits import Command
+from avs_studio.core.proposals import ClipProposal, ProposedObject, ProposeOptions, plan_proposals
 from avs_studio.core.setting import Setting
+
+__all__ = [
+    "ClipProposal",
+    "EngineLike",
+    "ModelCache",
+    "ProposeSummary",
+    "ProposedObject",
+    "preload_model_code",
+    "proposal_command",
+    "proposals_from_scores",
+    "propose_job",
+]
 
 
 class EngineLike(Protocol):
@@ -40,35 +45,6 @@ class EngineLike(Protocol):
 
     def propose_clip(self, clip: Any, *, progress: Progress = ..., cancel: CancelToken | None = None) -> Any:
         """The clip's scores (``ClipScores``-like)."""
-
-
-@dataclass
-class ProposedObject:
-    """One object of one frame as the model proposes it."""
-
-    key: str  # the same key in several frames is the same object ("fg", "class:12")
-    frame: int
-    label: int
-    mask: np.ndarray
-    confidence: float
-    probability: np.ndarray | None = None  # uint8 0..255 at the frame's size (binary only)
-
-
-@dataclass
-class ClipProposal:
-    """What the model proposes for one clip."""
-
-    clip_id: str
-    setting: Setting
-    model: str
-    checkpoint: str
-    threshold: float
-    objects: list[ProposedObject] = field(default_factory=list)
-
-    @property
-    def frames(self) -> list[int]:
-        """Frames with at least one proposed object."""
-        return sorted({o.frame for o in self.objects})
 
 
 @dataclass
@@ -127,42 +103,15 @@ def proposals_from_scores(scores: Any, *, threshold: float = 0.5, model: str = "
     return out
 
 
-def proposal_command(session, proposal: ClipProposal) -> tuple[Command | None, dict, dict]:
-    """One command that replaces the clip's pending proposals with ``proposal``.
+def proposal_command(session, proposal: ClipProposal,
+                     options: ProposeOptions | None = None) -> tuple[Command | None, dict, dict]:  # fmt: skip
+    """One command adding ``proposal`` to the session's clip (see :func:`~avs_studio.core.proposals.plan_proposals`).
 
     Returns the command (None when there is nothing to change), the probability maps of the
     new binary proposals and their masks, both by ``(instance_id, frame)``.
     """
-    store = session.store
-    cmds: list[Command] = []
-    for inst in sorted({o.instance_id for o in store.objects() if o.provenance.is_proposal}):
-        cmds.append(RejectProposal(inst))
-    next_id = store.next_instance_id()
-    ids: dict[str, int] = {}
-    maps: dict[tuple[int, int], np.ndarray] = {}
-    masks: dict[tuple[int, int], np.ndarray] = {}
-    shape = store.shape
-    for obj in proposal.objects:
-        if obj.mask.shape != shape:
-            raise AVSError(
-                f"{proposal.clip_id}: the model's frame {obj.frame} is {obj.mask.shape[1]}x{obj.mask.shape[0]}, "
-                f"the clip's frames are {shape[1]}x{shape[0]}"
-            )
-        inst = ids.setdefault(obj.key, next_id + len(ids))
-        conf = obj.confidence if np.isfinite(obj.confidence) else None
-        prov = Provenance.proposal(proposal.model, proposal.checkpoint, conf)
-        cmds.append(AddObject(obj.frame, inst, obj.label, obj.mask, prov))
-        masks[(inst, obj.frame)] = obj.mask
-        if obj.probability is not None:
-            maps[(inst, obj.frame)] = obj.probability
-    new_slots = sorted(set(proposal.frames) - set(store.annotated()))
-    if new_slots:
-        cmds.append(SetAnnotated(new_slots))
-    if store.status()[0] == "new":
-        cmds.append(SetStatus("proposed"))
-    if not cmds:
-        return None, maps, masks
-    return Composite(cmds, "Model proposals"), maps, masks
+    plan = plan_proposals(session.store, proposal, options)
+    return plan.command, plan.maps, plan.masks
 
 
 class ModelCache:
