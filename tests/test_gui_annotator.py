@@ -95,12 +95,25 @@ def make_project(tmp_path, root, setting: str, name: str = "p") -> Path:
 
 @pytest.fixture
 def make_window(qtbot, settings_file, monkeypatch):
-    """``make_window(engine=None)``: an annotator with a fake model; message boxes are recorded."""
+    """``make_window(engine=None)``: an annotator with a fake model; message boxes are recorded.
+
+    The annotator's questions (open proposals at "done", how to propose again, the class of
+    a new AVSS object) are answered from ``win.answers`` and recorded in ``win.asked``.
+    """
+    from avs_studio.core.proposals import ProposeOptions
+    from avs_studio.gui.annotator import guards
     from avs_studio.gui.annotator.window import AnnotatorWindow
 
     errors: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: errors.append(a[2]))
     monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: None)
+    asked: list[tuple] = []
+    answers = {"propose": ProposeOptions(), "open": "cancel", "class": None}
+    monkeypatch.setattr(guards, "ask_propose_options",
+                        lambda _parent, *a: asked.append(("propose", *a)) or answers["propose"])  # fmt: skip
+    monkeypatch.setattr(guards, "ask_open_proposals",
+                        lambda _parent, *a: asked.append(("open", *a)) or answers["open"])  # fmt: skip
+    monkeypatch.setattr(guards, "ask_class", lambda _parent, *a: asked.append(("class", *a)) or answers["class"])
 
     def make(engine=None):
         holder = {}
@@ -112,6 +125,7 @@ def make_window(qtbot, settings_file, monkeypatch):
         win = AnnotatorWindow(engine_factory=factory)
         win.errors = errors
         win.engines = holder
+        win.asked, win.answers = asked, answers
         qtbot.addWidget(win)
         win.resize(1400, 900)
         win.show()

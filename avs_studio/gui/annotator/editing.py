@@ -25,10 +25,10 @@ from avs_studio.core.project.edits import (
     SetStatus,
 )
 from avs_studio.core.project.project import Project
+from avs_studio.core.proposals import plan_proposals
 from avs_studio.gui.annotator.proposals import (
     ClipProposal,
     ProposeSummary,
-    proposal_command,
     propose_job,
 )
 from avs_studio.gui.common.qimage import object_colour
@@ -93,19 +93,25 @@ class EditingMixin:
             return False
         return True
 
-    def _new_object_label(self) -> int | None:
-        return None if self.project.setting.is_binary else self.labels.current_label
+    def _target(self, *, ask: bool = True) -> tuple[int, int | None, tuple[int, int, int]] | None:
+        """The object the brush, polygon and fill work on: the selected one, or a new one.
 
-    def _target(self) -> tuple[int, int | None, tuple[int, int, int]]:
-        """The object the brush, polygon and fill work on: the selected one, or a new one."""
+        A new AVSS object needs a class: asked when the clip has none chosen yet (``ask``);
+        None when there is none (cancelled, or not asked).
+        """
         binary = self.project.setting.is_binary
         if self.selected is not None:
             label = self.session.store.label_of(self.selected)
             if label is not None:
                 return self.selected, None, object_colour(label, self.selected, binary=binary)
         inst = self.session.next_instance_id()
-        label = self._new_object_label()
-        return inst, label, object_colour(label or 1, inst, binary=binary)
+        label = self.new_object_label
+        if label is None and not binary:
+            label = self.ask_new_object_label() if ask else None
+            if label is None:
+                self.statusBar().showMessage("Choose the class of the new object first (Ctrl+L)", 5000)
+                return None
+        return inst, None if binary else label, object_colour(label or 1, inst, binary=binary)
 
     def begin_stroke(self, x: float, y: float, *, erase: bool):
         """ToolHost: a stroke builder on the object to paint or erase, and its colour."""
@@ -124,10 +130,17 @@ class EditingMixin:
             label = self.session.store.label_of(inst) or 1
             builder = self.session.stroke(self.frame_index, inst, radius=self.brush_radius, erase=True)
             return builder, object_colour(label, inst, binary=binary)
+        if self.new_object_label is None and self._target(ask=False) is None:
+            # A class is asked first; the press that asked is not a stroke (its release went
+            # to the question), the next one paints.
+            if self.ask_new_object_label() is not None:
+                self.statusBar().showMessage("New objects get this class: paint now", 4000)
+            return None
         inst, label, colour = self._target()
         if self.selected != inst:
             self.select_object(None)  # the preview layer must be empty for a new object
-        builder = self.session.stroke(self.frame_index, inst, radius=self.brush_radius, label=label)
+        builder = self.session.stroke(self.frame_index, inst, radius=self.brush_radius, label=label,
+                                      behind=self.tool_options.paint_behind)  # fmt: skip
         return builder, colour
 
     def _in_frame(self, instance_id: int) -> bool:
@@ -165,17 +178,29 @@ class EditingMixin:
                 return False
             return self._apply_builder(lambda: self.session.polygon(self.frame_index, self.selected, points, erase=True),
                                        self.selected)  # fmt: skip
-        inst, label, _ = self._target()
-        return self._apply_builder(lambda: self.session.polygon(self.frame_index, inst, points, label=label), inst)
+        target = self._target()
+        if target is None:
+            return False
+        inst, label, _ = target
+        behind = self.tool_options.paint_behind
+        return self._apply_builder(lambda: self.session.polygon(self.frame_index, inst, points, label=label,
+                                                                behind=behind), inst)  # fmt: skip
 
     def commit_fill(self, x: float, y: float) -> bool:
-        """ToolHost: flood-fill the empty region around ``(x, y)`` into the selected or a new object."""
+        """ToolHost: magic wand -- fill the region of similar colour around ``(x, y)``, bounded by
+        other objects, into the selected or a new object."""
         if not self._can_edit():
             return False
-        inst, label, _ = self._target()
-        ok = self._apply_builder(lambda: self.session.flood_fill(self.frame_index, inst, x, y, label=label), inst)
+        target = self._target()
+        if target is None:
+            return False
+        inst, label, _ = target
+        image = self.loaded.frames[self.frame_index] if self.loaded.frames else None
+        tolerance = self.tool_options.wand_tolerance
+        ok = self._apply_builder(lambda: self.session.flood_fill(self.frame_index, inst, x, y, label=label,
+                                                                 image=image, tolerance=tolerance), inst)  # fmt: skip
         if not ok:
-            self.statusBar().showMessage("Nothing to fill there (click inside an empty region)", 4000)
+            self.statusBar().showMessage("Nothing to fill there (the click is on another object)", 4000)
         return ok
 
     def _apply_builder(self, build: Callable[[], Command | None], select: int) -> bool:
@@ -228,6 +253,7 @@ class EditingMixin:
     def choose_label(self, label: int) -> None:
         """The label picker: relabel the selected object (every frame), or set the label of new ones."""
         if self.session is None or self.selected is None or self.session.store.label_of(self.selected) is None:
+            self.set_new_object_label(label)
             self.statusBar().showMessage(f"New objects get the label “{self.project.labels.name(label)}”", 4000)
             return
         if self.session.store.label_of(self.selected) == label:
@@ -255,6 +281,10 @@ class EditingMixin:
         if self.jobs.busy("propose"):
             self.statusBar().showMessage("Proposals are running already (Cancel them first)", 5000)
             return
+        options = self._propose_options(list(clip_ids))
+        if options is None:
+            return
+        self._proposing_with = options
         st = self.project.setting.value
         job = propose_job(self.project, list(clip_ids), self.models, threshold=0.5,
                           checkpoint=self.prefs.checkpoint(st), vggish=self.prefs.vggish(), device=self.prefs.device)  # fmt: skip
@@ -269,12 +299,13 @@ class EditingMixin:
         current = proposal.clip_id == self.clip_id
         session = self.project.session(proposal.clip_id, user=self.prefs.annotator, auto_status=False)
         try:
-            command, maps, masks = proposal_command(session, proposal)
-            if command is not None:
-                session.apply(command)
+            plan = plan_proposals(session.store, proposal, getattr(self, "_proposing_with", None))
+            if plan.command is not None:
+                session.apply(plan.command)
         except AVSError as exc:
             self.show_error(f"{proposal.clip_id}: the proposals were not added ({exc})")
             return
+        maps, masks = plan.maps, plan.masks
         if current:  # the masks are known: no need to decode them again to draw them
             for o in session.store.objects():
                 m = masks.get((o.instance_id, o.frame))
@@ -293,8 +324,7 @@ class EditingMixin:
             self.selected = next((o.instance_id for o in self.session.objects(self.frame_index)
                                   if o.provenance.is_proposal), None)  # fmt: skip
             self._after_edit(None)
-        n = len({(o.key) for o in proposal.objects})
-        self.statusBar().showMessage(f"{proposal.clip_id}: {n} proposed object(s) in {len(proposal.frames)} frame(s)", 6000)
+        self.statusBar().showMessage(plan.line(), 8000)
 
     def _on_proposals_done(self, summary: ProposeSummary) -> None:
         if summary.failures:
@@ -403,8 +433,15 @@ class EditingMixin:
         inst, maps = target
         level = round(t * 255)
         cmds: list[Command] = [ReplaceMask(f, inst, (p > level).astype(np.uint8)) for f, p in sorted(maps.items())]
-        if self._commit_all(Composite(cmds, f"Threshold {t:.2f}"), [], select=inst, slot=False):
-            self.thresholds[(self.clip_id, inst)] = t
+        key = (self.clip_id, inst)
+        before = self.thresholds.get(key)
+        self.thresholds[key] = t  # before the commit: its refresh puts the slider at the stored value
+        if not self._commit_all(Composite(cmds, f"Threshold {t:.2f}"), [], select=inst, slot=False):
+            if before is None:
+                self.thresholds.pop(key, None)
+            else:
+                self.thresholds[key] = before
+            self._update_threshold()
 
     # ================================================================== the clip's status
     def _update_clip_panel(self) -> None:
@@ -416,10 +453,21 @@ class EditingMixin:
         if not self.comment_edit.hasFocus():
             self.comment_edit.setText(rec.comment)
 
-    def _set_status(self, status: str, *, comment: str | None = None, description: str | None = None) -> bool:
+    def _set_status(self, status: str, *, comment: str | None = None, description: str | None = None,
+                    check_open: bool = True) -> bool:  # fmt: skip
+        """Set the clip's status; marking it done or reviewed first resolves its open proposals
+        as the user says (``check_open``), or does nothing when the user goes back to them."""
         if not self._can_edit():
             return False
         cmd: Command = SetStatus(status, comment=comment, annotator=self.prefs.annotator)
+        resolve: list[Command] = []
+        if check_open and status in ("done", "reviewed"):
+            resolve = self._resolve_open_proposals()  # never drop open proposals silently
+            if resolve is None:
+                self._update_clip_panel()
+                return False
+            if resolve:
+                cmd = Composite([*resolve, cmd], description or cmd.description)
         if description:
             cmd = Composite([cmd], description)
         try:
@@ -429,6 +477,8 @@ class EditingMixin:
             return False
         self.loaded.record = self.project.clip_record(self.clip_id)
         self.clip_list.update_clip(self.loaded.record)
+        if resolve:
+            self.refresh_objects()
         self.refresh_thumbnails(None)
         self._update_clip_panel()
         self._update_header()
@@ -446,7 +496,7 @@ class EditingMixin:
         text = self.comment_edit.text().strip()
         rec = self.record
         if text != rec.comment:
-            self._set_status(rec.status, comment=text, description="Edit the comment")
+            self._set_status(rec.status, comment=text, description="Edit the comment", check_open=False)
 
     def _on_annotator(self) -> None:
         name = self.annotator_edit.text().strip()

@@ -110,6 +110,9 @@ class FilesMixin:
             with Project.create(path, setting, user=self.prefs.annotator) as project:
                 report = project.add_clips_from_dataset(open_dataset(folder, setting), progress=progress,
                                                         cancel=cancel)  # fmt: skip
+                note = leave_partial_clips_in_progress(project)
+                if note:
+                    report.notes.append(note)
             return report
 
         def done(report) -> None:
@@ -183,11 +186,14 @@ class FilesMixin:
     def _report_adds(self, report) -> None:
         self.refresh_clip_list()
         msg = f"{report.ok} clip(s) added"
+        notes = "".join(f"\n• {n}" for n in getattr(report, "notes", []))
         if report.failures:
             lines = "\n".join(f"• {f.item}: {f.error}" for f in report.failures[:12])
-            self.show_error(f"{msg}; {len(report.failures)} could not be added:\n{lines}", "Adding clips")
+            self.show_error(f"{msg}; {len(report.failures)} could not be added:\n{lines}{notes}", "Adding clips")
         else:
             self.statusBar().showMessage(msg, 6000)
+            if notes:
+                QMessageBox.information(self, "Adding clips", msg + notes)
         if self.loaded is None and report.results:
             first = report.results[0].clip_id
             self.clip_list.set_current(first, emit=False)
@@ -329,3 +335,25 @@ class FilesMixin:
         if self.project is not None:
             self.prefs.set_checkpoint(self.project.setting.value, "")
             self.statusBar().showMessage("Proposals use the shipped demo model", 5000)
+
+
+def leave_partial_clips_in_progress(project: Project) -> str:
+    """Clips made "done" from a dataset whose ground truth covers only some frames (the S4
+    train clips: frame 1 of 5) go back to "in progress", with a comment saying why.
+
+    A project made from a dataset marks the clips that carry ground truth done; a clip
+    with masks in only some of its frames is not finished work, and marking it done would
+    say it is. Returns a note for the user (empty when no clip was partial).
+    """
+    from avs_studio.core.project.edits import SetStatus
+
+    partial = [r for r in project.clips(status="done") if len(set(r.annotated)) < r.num_frames]
+    for rec in partial:
+        comment = rec.comment or f"ground truth in {len(set(rec.annotated))} of {rec.num_frames} frames"
+        project.session(rec.clip_id, auto_status=False).apply(SetStatus("in_progress", comment=comment))
+    if not partial:
+        return ""
+    first = partial[0]
+    return (f"{len(partial)} clip(s) have ground truth in only some of their frames (e.g. {first.clip_id}: "
+            f"{len(set(first.annotated))} of {first.num_frames}, as S4 train clips): left in progress, not done")
+

@@ -37,6 +37,8 @@ class LabelPicker(QWidget):
     """
 
     labelChosen = Signal(int)
+    #: A label was picked from the keyboard (Enter): the window gives the keys back to the canvas.
+    searchFinished = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -53,7 +55,7 @@ class LabelPicker(QWidget):
         self.search.textChanged.connect(self._filter)
         self.search.returnPressed.connect(self._choose_first_visible)
         self.list.itemClicked.connect(self._choose)
-        self.list.itemActivated.connect(self._choose)
+        self.list.itemActivated.connect(self._activated)
         self._labels: LabelSet | None = None
         self._current = 1
 
@@ -76,16 +78,21 @@ class LabelPicker(QWidget):
         return self._current
 
     def set_current(self, label: int) -> None:
-        """Show ``label`` as the current one (no signal)."""
+        """Show ``label`` as the current one (no signal); 0 shows none."""
         self._current = int(label)
+        found = None
         for i in range(self.list.count()):
             item = self.list.item(i)
             if item.data(Qt.ItemDataRole.UserRole) == self._current:
-                self.list.blockSignals(True)
-                self.list.setCurrentItem(item)
-                self.list.blockSignals(False)
-                self.list.scrollToItem(item)
+                found = item
                 break
+        self.list.blockSignals(True)
+        self.list.setCurrentItem(found)
+        if found is None:
+            self.list.clearSelection()
+        self.list.blockSignals(False)
+        if found is not None:
+            self.list.scrollToItem(found)
 
     def visible_labels(self) -> list[int]:
         """Labels the search leaves visible, in list order."""
@@ -110,6 +117,13 @@ class LabelPicker(QWidget):
             self._choose(current)
         elif labels:
             self.choose(labels[0])
+        else:
+            return
+        self.searchFinished.emit()
+
+    def _activated(self, item: QListWidgetItem) -> None:
+        self._choose(item)
+        self.searchFinished.emit()
 
     def _choose(self, item: QListWidgetItem) -> None:
         self.choose(int(item.data(Qt.ItemDataRole.UserRole)))

@@ -1,5 +1,6 @@
 """The objects of the current frame: visibility, selection, proposals to accept or reject,
-and the threshold that reshapes a binary proposal before it is accepted."""
+the object order (listed top first; raise and lower), and the threshold that reshapes a
+binary proposal before it is accepted."""
 
 from __future__ import annotations
 
@@ -64,6 +65,9 @@ class ObjectPanel(QWidget):
     acceptFrameRequested = Signal()
     rejectFrameRequested = Signal()
     deleteRequested = Signal()
+    #: Move the selected object up / down the clip's order (the top one wins shared pixels).
+    raiseRequested = Signal()
+    lowerRequested = Signal()
     #: The threshold slider moved (live preview) / was released (apply), as a probability.
     thresholdPreview = Signal(float)
     thresholdCommitted = Signal(float)
@@ -89,6 +93,9 @@ class ObjectPanel(QWidget):
         self.accept_frame_button = _button("accept", "Frame", "Accept every proposal of this frame (Shift+A)")
         self.reject_frame_button = _button("reject", "Frame", "Reject every proposal of this frame (Shift+R)")
         self.delete_button = _button("delete", "Delete", "Delete the selected object from this frame (Del)")
+        self.raise_button = _button("raise", "Raise", "Move the selected object up: where objects overlap, the "
+                                    "export writes the one on top (Ctrl+])")  # fmt: skip
+        self.lower_button = _button("lower", "Lower", "Move the selected object down (Ctrl+[)")
         self.threshold = QSlider(Qt.Orientation.Horizontal)
         self.threshold.setRange(1, 99)
         self.threshold.setValue(50)
@@ -102,6 +109,8 @@ class ObjectPanel(QWidget):
         grid.addWidget(self.delete_button, 0, 2)
         grid.addWidget(self.accept_frame_button, 1, 0)
         grid.addWidget(self.reject_frame_button, 1, 1)
+        grid.addWidget(self.raise_button, 2, 0)
+        grid.addWidget(self.lower_button, 2, 1)
         th = QHBoxLayout()
         th.addWidget(self.threshold_label)
         th.addWidget(self.threshold, 1)
@@ -121,13 +130,15 @@ class ObjectPanel(QWidget):
         self.accept_frame_button.clicked.connect(self.acceptFrameRequested)
         self.reject_frame_button.clicked.connect(self.rejectFrameRequested)
         self.delete_button.clicked.connect(self.deleteRequested)
+        self.raise_button.clicked.connect(self.raiseRequested)
+        self.lower_button.clicked.connect(self.lowerRequested)
         self.threshold.valueChanged.connect(self._on_threshold)
         self.threshold.sliderReleased.connect(lambda: self.thresholdCommitted.emit(self.threshold_value))
         self.set_threshold_enabled(False)
 
     # ------------------------------------------------------------------ content
     def set_objects(self, rows: list[ObjectRow], selected: int | None, *, hint: str = "") -> None:
-        """Show the objects of the current frame; ``selected`` is the current row."""
+        """Show the objects of the current frame (top of the order first); ``selected`` is the current row."""
         self._updating = True
         self._rows = list(rows)
         self.tree.clear()
@@ -153,9 +164,13 @@ class ObjectPanel(QWidget):
         if current is None:
             self.tree.clearSelection()
         self._updating = False
+        self.set_hint(hint)
+        self._update_buttons(selected)
+
+    def set_hint(self, hint: str) -> None:
+        """The line under the list (what painting will do); hidden when empty."""
         self.hint.setText(hint)
         self.hint.setVisible(bool(hint))
-        self._update_buttons(selected)
 
     def set_selected(self, instance_id: int | None) -> None:
         """Make ``instance_id`` the current row (no signal)."""
@@ -181,6 +196,9 @@ class ObjectPanel(QWidget):
         self.accept_button.setEnabled(row is not None and row.is_proposal)
         self.reject_button.setEnabled(row is not None and row.is_proposal)
         self.delete_button.setEnabled(row is not None)
+        movable = row is not None and len(self._rows) > 1
+        self.raise_button.setEnabled(movable and self._rows[0].instance_id != selected)
+        self.lower_button.setEnabled(movable and self._rows[-1].instance_id != selected)
         self.accept_frame_button.setEnabled(has_proposals)
         self.reject_frame_button.setEnabled(has_proposals)
 

@@ -56,8 +56,10 @@ from avs_studio.gui.annotator.clip_loader import (
 from avs_studio.gui.annotator.editing import EditingMixin
 from avs_studio.gui.annotator.files import FilesMixin
 from avs_studio.gui.annotator.frame_strip import FrameStrip, frame_mark
+from avs_studio.gui.annotator.guards import GuardsMixin
 from avs_studio.gui.annotator.label_picker import LabelPicker
 from avs_studio.gui.annotator.object_panel import ObjectPanel, ObjectRow
+from avs_studio.gui.annotator.order_view import ObjectOrderMixin
 from avs_studio.gui.annotator.proposals import ModelCache, preload_model_code
 from avs_studio.gui.annotator.tools import make_tools
 from avs_studio.gui.common.actions import ActionsMixin
@@ -67,7 +69,7 @@ from avs_studio.gui.common.shortcuts import BY_ID, sheet_html
 from avs_studio.gui.common.workers import JobBar
 
 
-class AnnotatorWindow(EditingMixin, FilesMixin, ActionsMixin, QMainWindow):
+class AnnotatorWindow(EditingMixin, GuardsMixin, ObjectOrderMixin, FilesMixin, ActionsMixin, QMainWindow):
     """AVS Studio's annotator window.
 
     ``engine_factory(setting)`` replaces loading the model (tests inject a fake engine);
@@ -275,6 +277,7 @@ class AnnotatorWindow(EditingMixin, FilesMixin, ActionsMixin, QMainWindow):
         a("new_object", self.new_object, icon_name="new-object")
         a("deselect", lambda: self.select_object(None))
         a("choose_label", self.labels.focus_search)
+        self._build_order_actions()
         self.tool_group = QActionGroup(self)
         self.tools = make_tools(self)
         for name, tool in self.tools.items():
@@ -343,7 +346,8 @@ class AnnotatorWindow(EditingMixin, FilesMixin, ActionsMixin, QMainWindow):
         m.addSeparator()
         m.addAction(ids["quit"])
         m = mb.addMenu("&Edit")
-        for sid in ("undo", "redo", None, "new_object", "delete_object", "deselect", "choose_label"):
+        for sid in ("undo", "redo", None, "new_object", "delete_object", "deselect", "choose_label", None,
+                    "raise_object", "lower_object"):  # fmt: skip
             m.addSeparator() if sid is None else m.addAction(ids[sid])
         m = mb.addMenu("&Tools")
         for name in self.tools:
@@ -352,8 +356,8 @@ class AnnotatorWindow(EditingMixin, FilesMixin, ActionsMixin, QMainWindow):
         m.addAction(ids["brush_smaller"])
         m.addAction(ids["brush_larger"])
         m = mb.addMenu("&View")
-        for sid in ("zoom_in", "zoom_out", "zoom_fit", "zoom_actual", None, "toggle_objects", "opacity_up",
-                    "opacity_down"):  # fmt: skip
+        for sid in ("zoom_in", "zoom_out", "zoom_fit", "zoom_actual", None, "toggle_objects", "show_exported",
+                    "opacity_up", "opacity_down"):  # fmt: skip
             m.addSeparator() if sid is None else m.addAction(ids[sid])
         m.addSeparator()
         m.addAction(self.clips_dock.toggleViewAction())
@@ -405,6 +409,7 @@ class AnnotatorWindow(EditingMixin, FilesMixin, ActionsMixin, QMainWindow):
         self.radius_spin.setValue(self.prefs.brush_radius)
         self.radius_spin.valueChanged.connect(self._on_radius)
         tb.addWidget(self.radius_spin)
+        self._build_tool_options(tb)
         tb.addWidget(QLabel("  Opacity "))
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, 100)
@@ -414,6 +419,7 @@ class AnnotatorWindow(EditingMixin, FilesMixin, ActionsMixin, QMainWindow):
         self.canvas.set_opacity(self.prefs.opacity)
         tb.addWidget(self.opacity_slider)
         tb.addAction(ids["toggle_objects"])
+        tb.addAction(ids["show_exported"])
         tb.addSeparator()
         for sid in ("zoom_fit", "zoom_in", "zoom_out", None, "undo", "redo"):
             tb.addSeparator() if sid is None else tb.addAction(ids[sid])
@@ -735,18 +741,15 @@ class AnnotatorWindow(EditingMixin, FilesMixin, ActionsMixin, QMainWindow):
                                   visible))  # fmt: skip
         present = {o.instance_id for o in canvas_objs}
         shown = self.selected if self.selected in present else None
-        self.canvas.set_objects(canvas_objs, shown, binary=binary)
-        hint = ""
-        if self.selected is not None and self.selected not in present:
-            hint = f"Painting adds object #{self.selected} to this frame (N starts a new object)."
-        elif not rows:
-            hint = "No objects yet: paint one, draw a polygon, or Propose (Ctrl+P)."
-        self.objects.set_objects(rows, shown, hint=hint)
+        self.canvas.set_objects(canvas_objs, shown, binary=binary)  # bottom first, as exported
+        self.objects.set_objects(rows[::-1], shown, hint=self._object_hint())  # the top one first
         self._update_threshold()
         self._update_undo_actions()
         if not binary and shown is not None:
             label = next(o.label for o in canvas_objs if o.instance_id == shown)
             self.labels.set_current(label)
+        self.update_tool_target()
+        self.refresh_export_view()
 
     def _mark(self, k: int) -> str:
         objs = self.session.objects(k) if self.session is not None else []
@@ -794,6 +797,7 @@ class AnnotatorWindow(EditingMixin, FilesMixin, ActionsMixin, QMainWindow):
 
     def _toggle_objects(self, on: bool) -> None:
         self.canvas.set_objects_visible(on)
+        self.refresh_export_view()
 
     def select_object(self, instance_id: int | None) -> None:
         """Select an object (the brush paints into it, Delete removes it)."""
@@ -806,6 +810,7 @@ class AnnotatorWindow(EditingMixin, FilesMixin, ActionsMixin, QMainWindow):
             label = self.session.store.label_of(instance_id) if self.session is not None else None
             if label is not None:
                 self.labels.set_current(label)
+        self._selection_changed()
 
     def new_object(self) -> None:
         """Deselect: the next brush stroke, polygon or fill starts a new object."""
@@ -843,6 +848,7 @@ class AnnotatorWindow(EditingMixin, FilesMixin, ActionsMixin, QMainWindow):
         self._video_at, self._last_video = t, (t, rgb)
         self.canvas.set_image(rgb)
         self.canvas.set_objects_visible(False)
+        self.refresh_export_view()  # the exported mask belongs to the sampled frames too
         self.header.setText(f"<b>{self.clip_id}</b> &nbsp; video at {t:.2f} s &nbsp;·&nbsp; "
                             "<i>objects are drawn on the sampled frames (← → step to them)</i>")  # fmt: skip
 

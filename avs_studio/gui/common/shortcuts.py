@@ -76,6 +76,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("new_object", "Edit", "New Object", ("N",), "Deselect, so the next stroke starts a new object"),
     Shortcut("deselect", "Edit", "Deselect", ("Esc",), "Clear the selection (Esc also cancels a polygon)"),
     Shortcut("choose_label", "Edit", "Choose Label…", ("Ctrl+L",), "Search the AVSS classes (relabels the selection)"),
+    Shortcut("raise_object", "Edit", "Raise Object", ("Ctrl+]",),
+             "Move the selected object up the clip's order: where objects overlap, the one on top is exported"),
+    Shortcut("lower_object", "Edit", "Lower Object", ("Ctrl+[",), "Move the selected object down the clip's order"),
     # Tools
     Shortcut("tool_select", "Tools", "Select", ("V",), "Click an object to select it"),
     Shortcut("tool_brush", "Tools", "Brush", ("B",), "Paint the selected object (a new one when none is selected)"),
@@ -83,7 +86,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("tool_polygon", "Tools", "Polygon", ("P",),
              "Click vertices, drag them, click the first to close; Enter or double-click commits, "
              "Shift+Enter erases, Backspace removes a vertex, Esc cancels"),  # fmt: skip
-    Shortcut("tool_fill", "Tools", "Flood Fill", ("F",), "Fill the empty region under the click"),
+    Shortcut("tool_fill", "Tools", "Flood Fill", ("F",),
+             "Magic wand: fill the connected region of similar colour under the click (tolerance in the "
+             "tool options), bounded by other objects"),  # fmt: skip
     Shortcut("brush_smaller", "Tools", "Smaller Brush", ("[",), "Brush and eraser radius -20%"),
     Shortcut("brush_larger", "Tools", "Larger Brush", ("]",), "Brush and eraser radius +25%"),
     # View
@@ -92,6 +97,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("zoom_fit", "View", "Fit", ("Ctrl+0",), "Fit the frame in the window"),
     Shortcut("zoom_actual", "View", "Actual Size", ("Ctrl+1",), "One frame pixel per screen pixel"),
     Shortcut("toggle_objects", "View", "Show Objects", ("H",), "Show or hide every object overlay"),
+    Shortcut("show_exported", "View", "Show as Exported", ("X",),
+             "Show the frame's mask exactly as the export writes it: the objects composed in their order, "
+             "proposals left out"),  # fmt: skip
     Shortcut("opacity_up", "View", "More Opaque", ("O",), "Overlay opacity +10%"),
     Shortcut("opacity_down", "View", "More Transparent", ("Shift+O",), "Overlay opacity -10%"),
     # Playback
