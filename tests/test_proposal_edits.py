@@ -19,7 +19,6 @@ import pytest
 from avs_studio.core.project.add import NewClip
 from avs_studio.core.project.edits import AcceptProposal, AddObject, ReplaceMask, SetStatus
 from avs_studio.core.project.project import Project, Provenance
-from avs_studio.core.proposals import ClipProposal, ProposedObject, ProposeOptions, plan_proposals
 from avs_studio.core.setting import Setting
 
 H, W = 60, 80
@@ -136,12 +135,18 @@ def test_the_open_proposals_of_a_clip_are_listed_by_frame_and_object(s4):
 # --------------------------------------------------------------------------- a new round
 
 
-def proposal(frames=range(5), cx=30, label=1, key="fg") -> ClipProposal:
+def proposal(frames=range(5), cx=30, label=1, key="fg"):
+    from avs_studio.core.proposals import ClipProposal, ProposedObject
+
     objs = [ProposedObject(key, k, label, disc(cx, 30, 10), 0.9) for k in frames]
     return ClipProposal("clip", Setting.S4, "disc model", "abc", 0.5, objs)
 
 
 def test_a_new_round_replaces_open_proposals_and_skips_what_duplicates_accepted_objects(s4):
+    from avs_studio.core.proposals import (
+        plan_proposals,
+    )
+
     session = s4.session("clip")
     session.apply(AcceptProposal(1, 0))  # frame 1's disc is the annotator's now
     session.apply(AcceptProposal(1, 1))
@@ -159,6 +164,11 @@ def test_a_new_round_replaces_open_proposals_and_skips_what_duplicates_accepted_
 
 
 def test_a_new_round_can_keep_the_open_proposals_and_everything_it_proposes(s4):
+    from avs_studio.core.proposals import (
+        ProposeOptions,
+        plan_proposals,
+    )
+
     session = s4.session("clip")
     session.apply(AcceptProposal(1, 0))
     plan = plan_proposals(session.store, proposal(cx=34), ProposeOptions(replace_open=False, skip_duplicates=False))
@@ -168,6 +178,11 @@ def test_a_new_round_can_keep_the_open_proposals_and_everything_it_proposes(s4):
 
 
 def test_only_an_overlap_above_the_threshold_of_the_same_class_is_a_duplicate(tmp_path):
+    from avs_studio.core.proposals import (
+        ProposeOptions,
+        plan_proposals,
+    )
+
     with Project.create(tmp_path / "avss.avsproj", "avss") as project:
         project.add_clip(blank_clip(frames=10))
         session = project.session("clip")
@@ -185,6 +200,11 @@ def test_only_an_overlap_above_the_threshold_of_the_same_class_is_a_duplicate(tm
 
 def test_a_model_frame_of_the_wrong_size_is_refused(s4):
     from avs_studio.core.errors import AVSError
+    from avs_studio.core.proposals import (
+        ClipProposal,
+        ProposedObject,
+        plan_proposals,
+    )
 
     bad = ClipProposal("clip", Setting.S4, "m", "", 0.5, [ProposedObject("fg", 0, 1, np.ones((10, 10), np.uint8), 0.9)])
     with pytest.raises(AVSError, match="the clip's frames are 80x60"):
