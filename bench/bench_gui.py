@@ -16,8 +16,9 @@
    added to the model's answer so that every frame gets a proposal to add and draw), the
    first run (model loading) and a second one. Baseline: the watchdog with nothing running.
 
-``--screenshots DIR`` also writes the three README screenshots (a proposal shown, a
-polygon being drawn, AVSS labels) from the demo projects.
+``--screenshots DIR`` also writes the four README screenshots (a proposal shown, a
+polygon being drawn, AVSS labels, overlapping objects shown as exported) from the demo
+projects.
 """
 
 from __future__ import annotations
@@ -382,9 +383,10 @@ class GroundTruthEngine:
 
 
 def screenshots(qa: App, folder: Path, out: Path, model: Path | None = None) -> None:
-    """The README's three screenshots, from the demo projects (proposals by ``model``, else
+    """The README's four screenshots, from the demo projects (proposals by ``model``, else
     the shipped demo model, else a stand-in that blurs the ground truth)."""
     from avs_studio.core.project.project import Project
+    from avs_studio.gui.common.qimage import mask_box
     from avs_studio.model.model_files import demo_model_path
 
     out.mkdir(parents=True, exist_ok=True)
@@ -460,6 +462,27 @@ def screenshots(qa: App, folder: Path, out: Path, model: Path | None = None) -> 
     win.set_tool("select")
     _settle(qa, win)
     _save(win, out / "annotator-avss.png")
+    # 4. overlapping objects shown as exported, with the object order controls
+    win.labels.search.setText("")
+    if objs:
+        below = objs[0]
+        top, left, bottom, right = mask_box(below.mask)
+        win.select_object(None)
+        win.labels.choose(win.project.labels.index("man") if below.label != win.project.labels.index("man")
+                          else win.project.labels.index("dog"))  # fmt: skip
+        win.set_tool("brush")
+        win.set_brush_radius(max(6, (bottom - top) // 6))
+        y = (top + bottom) // 2
+        x0, x1 = max(0, left - (right - left) // 2), (left + right) // 2
+        send(win, QEvent.Type.MouseButtonPress, x0, y)
+        for x in range(x0, x1, 4):
+            send(win, QEvent.Type.MouseMove, x, y)
+        send(win, QEvent.Type.MouseButtonRelease, x1, y)
+        win.select_object(below.instance_id)  # the lower one: Raise would give it the shared pixels
+        win.actions_by_id["show_exported"].setChecked(True)
+        win.set_tool("select")
+        _settle(qa, win)
+        _save(win, out / "annotator-exported.png")
     win.close()
 
 
