@@ -143,8 +143,11 @@ def test_done_and_next_keeps_the_clip_list_on_the_clip_shown(s4_window, qtbot):
 # ---------------------------------------------------------------------- overlaps and "show as exported"
 
 
-def test_overlapping_objects_are_exported_in_the_order_shown_as_exported(make_window, qtbot, demo_root, tmp_path):
+def test_overlapping_objects_are_exported_in_the_order_shown_as_exported(make_window, qtbot, demo_root, tmp_path,
+                                                                         monkeypatch):  # fmt: skip
     win = avss_window(make_window, qtbot, demo_root, tmp_path)
+    said: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information", lambda _p, _t, text, *a: said.append(text))
     labels = win.project.labels
     bird, woman = labels.index("bird"), labels.index("woman")
     win.set_tool("brush")
@@ -167,6 +170,7 @@ def test_overlapping_objects_are_exported_in_the_order_shown_as_exported(make_wi
     assert (shown[shared] == woman).all()
     written = exported_pngs(win, tmp_path, "png")[(win.clip_id, 0)]
     assert np.array_equal(shown, written)  # what the canvas shows is what the export writes
+    assert f"objects overlap in 1 frame(s), {int(shared.sum()):,} shared pixel(s)" in said[-1]  # and says so
     # raise the bird (the panel's button): the view and the export follow
     win.select_object(first)
     win.objects.raise_button.click()

@@ -197,3 +197,15 @@ def test_merging_keeps_each_clips_object_order(tmp_path):
     merge(tmp_path / "a.avsproj", tmp_path / "b.avsproj", tmp_path / "ab.avsproj")
     with Project.open(tmp_path / "ab.avsproj", readonly=True) as project:
         assert project.object_order("clip_a") == [2, 1] and project.object_order("clip_b") == [1, 2]
+
+
+def test_the_command_line_export_names_the_overlaps(avss, tmp_path, capsys):
+    from avs_studio.cli import parser as cli
+
+    two_overlapping_birds_and_a_woman(avss)
+    path = avss.path
+    avss.close()  # the command line opens the project read-only
+    assert cli.main(["-q", "project", "export", str(path), "--to", "png", str(tmp_path / "png")]) == 0
+    err = capsys.readouterr().err
+    assert "note: objects overlap in 1 frame(s), 400 shared pixel(s) each given to the object on top" in err
+    assert "clip frame 1 (400 px)" in err
