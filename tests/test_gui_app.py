@@ -28,6 +28,7 @@ def settings_file(tmp_path, monkeypatch):
 def errors(monkeypatch):
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: None)  # notes, not errors
     return shown
 
 
@@ -112,9 +113,10 @@ def test_a_dataset_folder_becomes_a_project(qtbot, demo_root, tmp_path, monkeypa
     win.create_project_from_dataset(root)
     qtbot.waitUntil(lambda: win.loaded is not None, timeout=60000)
     assert win.project.path == target and len(win.project) == 6
-    # dataset clips keep their ground truth as objects, so they start as done (train: frame 1)
-    done = [r for r in win.project.clips() if r.status == "done"]
-    assert done
+    # dataset clips keep their ground truth as objects, so they start as done; the train
+    # clips, whose ground truth is frame 1 only, start in progress
+    status = {r.split: r.status for r in win.project.clips()}
+    assert status == {"train": "in_progress", "val": "done", "test": "done"}
     win.close()
 
 

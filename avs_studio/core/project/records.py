@@ -235,7 +235,8 @@ class ClipRecord:
 
     ``source`` is ``"video"`` (a video file, or a segment ``[start, start + seconds)`` of
     one) or ``"dataset"`` (frame files of an AVSBench dataset). ``frame_times`` are seconds
-    from the clip start; ``annotated`` the 0-based frames that carry ground truth.
+    from the clip start; ``annotated`` the 0-based frames that carry ground truth;
+    ``object_order`` the clip's recorded object order (see :func:`paint_order`).
     """
 
     clip_id: str

@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QImage
 
-from avs_studio.core.errors import AVSError
 from avs_studio.core.project.edits import SetObjectOrder
 from avs_studio.core.project.records import moved
 from avs_studio.gui.annotator.canvas import FrameCanvas, ImageItem
@@ -83,7 +82,8 @@ class ObjectOrderMixin:
         self.refresh_export_view()
         if on:
             self.statusBar().showMessage("Shown as exported: the objects composed in their order, the one on top "
-                                         "wins shared pixels, proposals left out (X returns)", 6000)  # fmt: skip
+                                         "wins shared pixels, proposals left out; edits show when finished "
+                                         "(X returns)", 6000)  # fmt: skip
 
     def refresh_export_view(self) -> None:
         """Redraw the exported mask of the frame shown (or the objects, when the view is off)."""
@@ -114,11 +114,7 @@ class ObjectOrderMixin:
             self.statusBar().showMessage(f"Object #{inst} is {where} already", 4000)
             return False
         what = "Raise" if step > 0 else "Lower"
-        try:
-            ok = self.commit(SetObjectOrder(new, f"{what} object {inst}"), select=inst, slot=False)
-        except AVSError as exc:  # pragma: no cover - commit reports its own errors
-            self.show_error(str(exc))
-            return False
+        ok = self.commit(SetObjectOrder(new, f"{what} object {inst}"), select=inst, slot=False)
         if ok:
             self.refresh_thumbnails(None)
         return ok
