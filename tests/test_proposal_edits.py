@@ -124,7 +124,7 @@ def test_the_open_proposals_of_a_clip_are_listed_by_frame_and_object(s4):
     session.apply(AddObject(3, 2, 1, disc(60, 40, 5), MODEL))
     found = s4.open_proposals("clip")
     assert [(p.frame, p.instance_id) for p in found] == [(1, 1), (2, 1), (3, 1), (3, 2), (4, 1)]
-    assert str(found[0]) == "frame 2: object #1 sounding_object (80%)"
+    assert str(found[0]) == "frame 2: object #1 sounding object (80%)"
     assert [p.clip_id for p in s4.open_proposals()] == ["clip"] * 5  # the whole project
     assert s4.object_counts("clip") == {"accepted": 1, "proposal": 5}
     session.apply(AcceptProposal(1))

@@ -192,7 +192,7 @@ class OpenProposal:
 
     def __str__(self) -> str:
         conf = "" if self.confidence is None else f" ({self.confidence:.0%})"
-        return f"frame {self.frame + 1}: object #{self.instance_id} {self.label_name}{conf}"
+        return f"frame {self.frame + 1}: object #{self.instance_id} {self.label_name.replace('_', ' ')}{conf}"
 
 
 @dataclass
