@@ -64,11 +64,18 @@ def brush_region(points: Sequence[tuple[float, float]], radius: float, shape: tu
 
 
 def _patch(store: ClipStore, frame: int, instance_id: int, top: int, left: int, region: np.ndarray,
-           *, erase: bool, what: str, label: int | None) -> Command | None:  # fmt: skip
-    """A MaskPatch that paints (or erases) ``region`` into an object; adds the object if new."""
+           *, erase: bool, what: str, label: int | None,
+           protect: np.ndarray | None = None) -> Command | None:  # fmt: skip
+    """A MaskPatch that paints (or erases) ``region`` into an object; adds the object if new.
+
+    ``protect`` (bool, the frame's size): pixels painting must not claim (those of locked
+    objects), so an object on top in the composite never hides a locked one.
+    """
     frame = store.check_frame(frame)
     exists = store.object(frame, instance_id) is not None
     h, w = region.shape
+    if protect is not None and not erase:
+        region = region.astype(bool) & ~np.asarray(protect[top : top + h, left : left + w], dtype=bool)
     if exists:
         before = np.array(store.mask(frame, instance_id)[top : top + h, left : left + w], dtype=np.uint8)
     elif erase:
@@ -108,8 +115,10 @@ class StrokeBuilder:
     """
 
     def __init__(self, store: ClipStore, frame: int, instance_id: int, *, radius: float,
-                 erase: bool = False, label: int | None = None) -> None:  # fmt: skip
+                 erase: bool = False, label: int | None = None,
+                 protect: np.ndarray | None = None) -> None:  # fmt: skip
         self.store = store
+        self.protect = protect
         self.frame = store.check_frame(frame)
         self.instance_id = int(instance_id)
         self.radius = float(radius)
@@ -138,12 +147,16 @@ class StrokeBuilder:
         top, left, region = found
         what = "erase" if self.erase else "brush"
         return _patch(self.store, self.frame, self.instance_id, top, left, region, erase=self.erase,
-                      what=what, label=self.label)  # fmt: skip
+                      what=what, label=self.label, protect=self.protect)  # fmt: skip
 
 
 def polygon_fill(store: ClipStore, frame: int, instance_id: int, points: Sequence[tuple[float, float]],
-                 *, erase: bool = False, label: int | None = None) -> Command | None:  # fmt: skip
-    """Fill (or erase) the inside of a polygon in one object's mask; None if nothing changes."""
+                 *, erase: bool = False, label: int | None = None,
+                 protect: np.ndarray | None = None) -> Command | None:  # fmt: skip
+    """Fill (or erase) the inside of a polygon in one object's mask; None if nothing changes.
+
+    ``protect``: pixels the fill leaves alone (those of locked objects).
+    """
     import cv2
 
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
@@ -164,7 +177,7 @@ def polygon_fill(store: ClipStore, frame: int, instance_id: int, points: Sequenc
     if not canvas.any():
         return None
     what = "polygon_erase" if erase else "polygon"
-    return _patch(store, frame, instance_id, y0, x0, canvas, erase=erase, what=what, label=label)
+    return _patch(store, frame, instance_id, y0, x0, canvas, erase=erase, what=what, label=label, protect=protect)
 
 
 def flood_fill(store: ClipStore, frame: int, instance_id: int, x: float, y: float, *,

@@ -455,8 +455,12 @@ class Project:
 
     def _composite(self, clip_id: str, frame: int, include_proposals: bool, binary: bool) -> np.ndarray:
         cs = self._clip_store(clip_id)
+        # The frame's AVS mask holds only the objects sounding in it (AVSBench's definition):
+        # silent ones are geometry for the annotator, never ground truth. Every export and
+        # every reading of the project as ground truth comes through here.
         rows = self._store.query(
-            "SELECT label, rle, kind FROM objects WHERE clip=? AND frame=? ORDER BY instance", (cs.rowid, frame)
+            "SELECT label, rle, kind FROM objects WHERE clip=? AND frame=? AND sounding=1 ORDER BY instance",
+            (cs.rowid, frame),
         )
         out = np.zeros(cs.shape, dtype=np.uint8)
         for label, counts, kind in rows:
@@ -469,12 +473,13 @@ class Project:
     def label_mask(self, clip_id: str, frame: int, *, include_proposals: bool = False) -> np.ndarray:
         """Class-index map (uint8) of one frame: objects painted in instance order, later on top.
 
-        For S4/MS3 projects this is the binary mask (1 = sounding object).
+        For S4/MS3 projects this is the binary mask (1 = sounding object). Objects marked
+        silent in this frame are left out (see :class:`~avs_studio.core.project.edits.SetSounding`).
         """
         return self._composite(clip_id, frame, include_proposals, binary=self.setting.is_binary)
 
     def binary_mask(self, clip_id: str, frame: int, *, include_proposals: bool = False) -> np.ndarray:
-        """Union of the objects of one frame: uint8 {0, 1}."""
+        """Union of the objects sounding in one frame: uint8 {0, 1}."""
         return self._composite(clip_id, frame, include_proposals, binary=True)
 
     def session(self, clip_id: str, *, user: str | None = None, auto_status: bool = True) -> ClipSession:
@@ -546,7 +551,7 @@ class Project:
         for table, sql in (
             ("clips", "SELECT uid, status, annotator, comment, split, category, annotated FROM clips ORDER BY uid"),
             ("objects", "SELECT c.uid, o.frame, o.instance, o.label, o.rle, o.kind, o.model, o.checkpoint, "
-                        "o.confidence FROM objects o JOIN clips c ON c.id = o.clip "
+                        "o.confidence, o.sounding, o.sounding_checked FROM objects o JOIN clips c ON c.id = o.clip "
                         "ORDER BY c.uid, o.frame, o.instance"),
             ("history", "SELECT c.uid, h.undone, h.description FROM history h JOIN clips c ON c.id = h.clip "
                         "ORDER BY c.uid, h.id"),

@@ -5,6 +5,8 @@ project before anything is written: ``PRAGMA application_id`` (``'AVSP'``),
 ``PRAGMA user_version`` (the schema version) and a ``meta`` table whose ``app`` row says
 ``avs-studio-project``. ``MIGRATIONS[v]`` upgrades a file from schema ``v`` to ``v + 1``;
 all of them run in one transaction, so an upgrade happens completely or not at all.
+
+Versions: 1, the first; 2, each object's per-frame *sounding* flag (:func:`_add_sounding`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from avs_studio.core.project.errors import ProjectCorruptError, ProjectVersionEr
 
 APPLICATION_ID = 0x41565350  # 'AVSP'
 APP_NAME = "avs-studio-project"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 STATUSES = ("new", "proposed", "in_progress", "done", "reviewed")
 
@@ -93,9 +95,26 @@ def _create_v1(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+def _add_sounding(conn: sqlite3.Connection) -> None:
+    """Each object gets a per-frame ``sounding`` flag and whether a person decided it.
+
+    An object visible but silent in a frame (``sounding = 0``) keeps its geometry but is
+    left out of that frame's AVS mask, as AVSBench defines the masks. Objects written
+    before this version were exported as sounding, so they default to sounding and old
+    projects export unchanged. ``sounding_checked`` records that a person toggled or
+    confirmed the flag (ground truth read from a dataset or imported counts as decided
+    without it: AVSBench masks hold only sounding objects).
+    """
+    conn.execute("ALTER TABLE objects ADD COLUMN sounding INTEGER NOT NULL DEFAULT 1 CHECK (sounding IN (0, 1))")
+    conn.execute(
+        "ALTER TABLE objects ADD COLUMN sounding_checked INTEGER NOT NULL DEFAULT 0 "
+        "CHECK (sounding_checked IN (0, 1))"
+    )
+
+
 #: ``MIGRATIONS[v](conn)`` brings a file from schema ``v`` to ``v + 1`` (0 = an empty file).
 #: Each runs inside the caller's transaction and must not commit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1, _add_sounding]
 
 
 def read_marks(conn: sqlite3.Connection, path: Path) -> tuple[int, int]:

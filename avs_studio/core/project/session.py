@@ -176,14 +176,18 @@ class ClipSession:
 
     # ------------------------------------------------------------------ tools -> commands
     def stroke(self, frame: int, instance_id: int, *, radius: float, erase: bool = False,
-               label: int | None = None) -> StrokeBuilder:  # fmt: skip
-        """Start a brush (or eraser) stroke; ``finish()`` it and :meth:`apply` the result."""
-        return StrokeBuilder(self.store, frame, instance_id, radius=radius, erase=erase, label=label)
+               label: int | None = None, protect: np.ndarray | None = None) -> StrokeBuilder:  # fmt: skip
+        """Start a brush (or eraser) stroke; ``finish()`` it and :meth:`apply` the result.
+
+        ``protect``: pixels the brush must not claim (the locked objects' pixels).
+        """
+        return StrokeBuilder(self.store, frame, instance_id, radius=radius, erase=erase, label=label,
+                             protect=protect)  # fmt: skip
 
     def polygon(self, frame: int, instance_id: int, points, *, erase: bool = False,
-                label: int | None = None) -> Command | None:  # fmt: skip
-        """A polygon fill (or erase) command, not yet applied."""
-        return polygon_fill(self.store, frame, instance_id, points, erase=erase, label=label)
+                label: int | None = None, protect: np.ndarray | None = None) -> Command | None:  # fmt: skip
+        """A polygon fill (or erase) command, not yet applied (``protect`` as for :meth:`stroke`)."""
+        return polygon_fill(self.store, frame, instance_id, points, erase=erase, label=label, protect=protect)
 
     def flood_fill(self, frame: int, instance_id: int, x: float, y: float, *,
                    bounded_by: str = "objects", label: int | None = None) -> Command | None:  # fmt: skip

@@ -46,7 +46,7 @@ class EditingMixin:
 
     # ================================================================== tools (ToolHost)
     def set_tool(self, name: str) -> None:
-        """Make ``name`` (select, brush, eraser, polygon, fill) the current tool."""
+        """Make ``name`` (select, brush, eraser, polygon, fill, outline) the current tool."""
         tool = self.tools[name]
         self.actions_by_id[f"tool_{name}"].setChecked(True)
         self.canvas.set_tool(tool)
@@ -119,15 +119,20 @@ class EditingMixin:
             if inst is None:
                 self.statusBar().showMessage("Select the object to erase from (or start on it)", 5000)
                 return None
+            if self.refuse_locked(inst):
+                return None
             if inst != self.selected:
                 self.select_object(inst)
             label = self.session.store.label_of(inst) or 1
             builder = self.session.stroke(self.frame_index, inst, radius=self.brush_radius, erase=True)
             return builder, object_colour(label, inst, binary=binary)
         inst, label, colour = self._target()
+        if self.refuse_locked(inst):
+            return None
         if self.selected != inst:
             self.select_object(None)  # the preview layer must be empty for a new object
-        builder = self.session.stroke(self.frame_index, inst, radius=self.brush_radius, label=label)
+        builder = self.session.stroke(self.frame_index, inst, radius=self.brush_radius, label=label,
+                                      protect=self.protect_mask(exclude=inst))  # fmt: skip
         return builder, colour
 
     def _in_frame(self, instance_id: int) -> bool:
@@ -163,16 +168,25 @@ class EditingMixin:
             if self.selected is None:
                 self.statusBar().showMessage("Select the object to cut the polygon out of", 5000)
                 return False
+            if self.refuse_locked(self.selected):
+                return False
             return self._apply_builder(lambda: self.session.polygon(self.frame_index, self.selected, points, erase=True),
                                        self.selected)  # fmt: skip
         inst, label, _ = self._target()
-        return self._apply_builder(lambda: self.session.polygon(self.frame_index, inst, points, label=label), inst)
+        if self.refuse_locked(inst):
+            return False
+        protect = self.protect_mask(exclude=inst)
+        return self._apply_builder(lambda: self.session.polygon(self.frame_index, inst, points, label=label,
+                                                                protect=protect), inst)  # fmt: skip
 
     def commit_fill(self, x: float, y: float) -> bool:
         """ToolHost: flood-fill the empty region around ``(x, y)`` into the selected or a new object."""
         if not self._can_edit():
             return False
         inst, label, _ = self._target()
+        if self.refuse_locked(inst):
+            return False
+        # Bounded by every object (locked or not): a fill never changes another object's pixels.
         ok = self._apply_builder(lambda: self.session.flood_fill(self.frame_index, inst, x, y, label=label), inst)
         if not ok:
             self.statusBar().showMessage("Nothing to fill there (click inside an empty region)", 4000)
@@ -219,6 +233,8 @@ class EditingMixin:
     def delete_selected(self) -> None:
         """Delete the selected object from this frame."""
         if self.selected is None or self.session is None or not self._in_frame(self.selected):
+            return
+        if self.refuse_locked(self.selected):
             return
         inst = self.selected
         if self.commit(DeleteObject(inst, self.frame_index), slot=False):
