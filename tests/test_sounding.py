@@ -14,6 +14,7 @@ import sqlite3
 
 import numpy as np
 import pytest
+from test_edits import blank_clip
 
 from avs_studio.core.datasets import open_dataset
 from avs_studio.core.export import load_masks
@@ -28,7 +29,6 @@ from avs_studio.core.project.edits import (
 from avs_studio.core.project.merge import merge
 from avs_studio.core.project.project import EditError, Project, Provenance
 from avs_studio.core.sounding import LaneCell, next_decision, object_lanes, sounding_hint
-from test_edits import blank_clip
 
 
 def disc(shape, cx, cy, r) -> np.ndarray:
@@ -176,8 +176,9 @@ def test_avss_exports_leave_a_silent_class_out_of_its_frames_and_of_a_obj(avss, 
 
 
 def test_evaluation_and_review_read_the_project_as_ground_truth_without_silent_objects(demo_root, tmp_path):
-    from avs_studio.core.review.session import ReviewSession
     from test_review import write_binary_predictions
+
+    from avs_studio.core.review.session import ReviewSession
 
     root = demo_root("ms3", 6, 0)
     ds = open_dataset(root)

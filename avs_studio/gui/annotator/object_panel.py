@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -88,10 +88,10 @@ class ObjectPanel(QWidget):
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.tree.setColumnWidth(COL_SOURCE, 84)
-        self.tree.setColumnWidth(COL_AREA, 56)
-        self.tree.setColumnWidth(COL_SOUND, 56)
-        self.tree.setColumnWidth(COL_LOCK, 44)
+        self.tree.setColumnWidth(COL_SOURCE, 78)
+        self.tree.setColumnWidth(COL_AREA, 52)
+        self.tree.setColumnWidth(COL_SOUND, 50)
+        self.tree.setColumnWidth(COL_LOCK, 38)
         self.tree.headerItem().setToolTip(COL_SOUND, "Ticked: sounds in this frame (in its mask); "
                                           "? = not decided yet. S toggles")  # fmt: skip
         self.tree.headerItem().setToolTip(COL_LOCK, "Locked objects keep their pixels: no tool paints over them")
@@ -249,8 +249,11 @@ class ObjectPanel(QWidget):
         inst = int(item.data(0, Qt.ItemDataRole.UserRole))
         on = item.checkState(column) == Qt.CheckState.Checked
         if column == COL_OBJECT:
-            self.visibilityChanged.emit(inst, on)
+            signal, args = self.visibilityChanged, (inst, on)
         elif column == COL_SOUND:
-            self.soundingToggled.emit(inst)
+            signal, args = self.soundingToggled, (inst,)
         else:
-            self.lockChanged.emit(inst, on)
+            signal, args = self.lockChanged, (inst, on)
+        # Emitted once the item's own call returns: the window rebuilds the list, which
+        # deletes this item (deleting it inside its setData() crashes).
+        QTimer.singleShot(0, self, lambda: signal.emit(*args))

@@ -92,9 +92,9 @@ class SoundingMixin:
         binary = self.project.setting.is_binary
         views = []
         for lane in self.current_lanes():
-            name = "" if binary else f" {self.project.labels.name(lane.label)}"
-            views.append(LaneView(lane.instance_id, f"#{lane.instance_id}{name}",
-                                  object_colour(lane.label, lane.instance_id, binary=binary), lane.cells))  # fmt: skip
+            name = f"#{lane.instance_id}" + ("" if binary else f" {self.project.labels.name(lane.label)}")
+            views.append(LaneView(lane.instance_id, f"#{lane.instance_id}",
+                                  object_colour(lane.label, lane.instance_id, binary=binary), lane.cells, name))  # fmt: skip
         self.timeline.set_lanes(views, self.selected)
 
     # ------------------------------------------------------------------ decisions

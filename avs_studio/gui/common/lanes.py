@@ -5,7 +5,7 @@ A cell shows whether the object is in that frame and whether it sounds there:
 - nothing but a faint line: the object is not in that frame;
 - a full block in the object's colour: present and sounding (in the frame's AVS mask);
 - an outlined, hatched block: present but silent (kept as geometry, left out of the mask);
-- a dashed border: a model proposal not yet accepted;
+- a dashed white border: a model proposal not yet accepted;
 - a ``?`` badge: nobody decided yet whether it sounds there; an amber ``!`` badge (and
   amber border): the model's hint says the opposite of the flag;
 - a bar along the bottom and a number: the model's hint (probability that it sounds).
@@ -39,9 +39,10 @@ class LaneView:
     """One object's lane as the timeline draws it."""
 
     instance_id: int
-    title: str
+    title: str  # short, for the gutter ("#3")
     colour: tuple[int, int, int]
     cells: Sequence[LaneCell]
+    name: str = ""  # long, for tooltips ("#3 guitar")
 
 
 def lanes_height(count: int) -> int:
@@ -90,7 +91,7 @@ def lane_at(area: QRectF, lanes: Sequence[LaneView], xs: Sequence[float], pos: Q
 def cell_text(lane: LaneView, k: int) -> str:
     """What a cell means, in words (its tooltip)."""
     c = lane.cells[k]
-    head = f"{lane.title} in frame {k + 1}: "
+    head = f"{lane.name or lane.title} in frame {k + 1}: "
     if not c.present:
         return head + "not in this frame"
     state = "sounding (in the frame's mask)" if c.sounding else "silent (kept as geometry, left out of the mask)"
@@ -136,7 +137,7 @@ def _paint_cell(p: QPainter, r: QRectF, c: LaneCell, colour: QColor, fm: QFontMe
         p.setPen(QPen(QColor(255, 255, 255, 28), 1))
         p.drawLine(QPointF(r.left() + 2, r.center().y()), QPointF(r.right() - 2, r.center().y()))
         return
-    border = AMBER if c.disagrees else colour
+    border = AMBER if c.disagrees else QColor(255, 255, 255, 210) if c.proposal else colour
     pen = QPen(border, 1.6 if c.disagrees else 1.2, Qt.PenStyle.DashLine if c.proposal else Qt.PenStyle.SolidLine)
     p.setPen(pen)
     if c.sounding:
