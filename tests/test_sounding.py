@@ -321,3 +321,19 @@ def test_painting_with_locked_objects_never_claims_their_pixels(avss):
     guitar = s.store.mask(0, 1).astype(bool)
     assert not (guitar & man & ~guitar_before).any() and guitar[70, 290]
     assert avss.label_mask("clip", 0)[120, 220] == avss.labels.index("man")  # still on top of nothing
+
+
+def test_importing_masks_back_keeps_the_silent_objects_geometry(avss, tmp_path):
+    s = avss.session("clip")
+    s.apply(SetSounding([(k, 2) for k in range(10)], False))  # the man is silent throughout
+    s.apply(SetSounding([(4, 1)], False))  # and the guitar in frame 4
+    avss.export(tmp_path / "png", "png")
+    before = {k: avss.label_mask("clip", k) for k in range(10)}
+    avss.import_masks(tmp_path / "png", setting="avss")
+    for k in range(10):
+        objs = {o.instance_id: o for o in avss.frame_objects("clip", k)}
+        assert 2 in objs and not objs[2].sounding and objs[2].area > 4000, k  # kept as it was
+        assert np.array_equal(avss.label_mask("clip", k), before[k]), k
+    assert set({o.instance_id: o for o in avss.frame_objects("clip", 4)}) == {1, 2}
+    assert not avss.frame_objects("clip", 4)[0].sounding  # the silent guitar was not in the mask: kept
+    assert avss.frame_objects("clip", 3)[0].provenance.kind == "import"  # the sounding one replaced

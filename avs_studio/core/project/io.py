@@ -346,12 +346,15 @@ def import_masks(project: Project, src: str | os.PathLike[str], *, setting: str 
                 if m.shape != cs.shape:
                     m = resize_nearest(m, (cs.width, cs.height))
                     resized += 1
-                for obj in cs.objects(k):
-                    if not obj.provenance.is_proposal:
-                        cmds.append(DeleteObject(obj.instance_id, k))
                 labels = [1] if project.setting.is_binary and m.any() else []
                 if not project.setting.is_binary:
                     labels = [int(c) for c in np.flatnonzero(np.bincount(m.ravel(), minlength=1)[1:]) + 1]
+                reused = {instance_of[label] for label in labels if label in instance_of}
+                for obj in cs.objects(k):
+                    # An AVS mask holds only sounding objects: it replaces those, and a silent
+                    # object keeps its geometry unless the import brings its instance back.
+                    if not obj.provenance.is_proposal and (obj.sounding or obj.instance_id in reused):
+                        cmds.append(DeleteObject(obj.instance_id, k))
                 for label in labels:
                     if label not in instance_of:
                         instance_of[label] = next_id
