@@ -221,6 +221,8 @@ def test_a_locked_object_keeps_its_pixels_while_painting_next_to_it(make_window,
                 if win.objects.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == locked)  # fmt: skip
     item.setCheckState(COL_LOCK, Qt.CheckState.Unchecked)
     qtbot.waitUntil(lambda: locked not in win.locked, timeout=3000)
+    key(qtbot, win, Qt.Key.Key_1)  # S4 has one class: the number keys say so
+    assert "one class" in win.statusBar().currentMessage()
     win.set_tool("eraser")
     win.select_object(locked)
     drag(win, [(100, 100), (120, 120)])
@@ -253,6 +255,11 @@ def test_number_keys_give_the_recent_classes(make_window, qtbot, demo_root, tmp_
     assert objects(win)[win.selected].label == violin
     key(qtbot, win, Qt.Key.Key_7)
     assert "No class on 7" in win.statusBar().currentMessage()
+    # in the search box a digit is text, not a shortcut
+    win.labels.search.setText("")
+    win.labels.search.setFocus()
+    qtbot.keyClick(win.labels.search, Qt.Key.Key_1)
+    assert win.labels.search.text() == "1" and objects(win)[win.selected].label == violin
     win.close()
 
 

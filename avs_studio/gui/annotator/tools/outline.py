@@ -64,7 +64,7 @@ class OutlineTool(Tool):
         # The frame, the selection or the object changed: drop the edits, and show the
         # (new) selected object's outline once the window has caught up.
         self._clear()
-        QTimer.singleShot(0, self._reload_if_current)
+        QTimer.singleShot(0, self.canvas, self._reload_if_current)  # dropped with the canvas
 
     def _reload_if_current(self) -> None:
         if self.canvas.tool is self and not self.editing:
