@@ -16,8 +16,9 @@
    added to the model's answer so that every frame gets a proposal to add and draw), the
    first run (model loading) and a second one. Baseline: the watchdog with nothing running.
 
-``--screenshots DIR`` also writes the four README screenshots (a proposal shown, a
-polygon being drawn, AVSS labels, overlapping objects shown as exported) from the demo
+``--screenshots DIR`` also writes the README screenshots (a proposal shown, a polygon
+being drawn, AVSS labels, overlapping objects shown as exported, the sounding lanes, an
+outline edit, the minimap) from the demo
 projects.
 """
 
@@ -403,6 +404,7 @@ def screenshots(qa: App, folder: Path, out: Path, model: Path | None = None) -> 
         return path
 
     s4 = fresh("s4", "Single-source")
+    sounding_screenshots(qa, fresh("avss", "AVSS"), demo_dir / "AVSS", out)
     if model is not None:
         def factory(setting):
             from avs_studio.gui.annotator.proposals import _load_engine
@@ -484,6 +486,92 @@ def screenshots(qa: App, folder: Path, out: Path, model: Path | None = None) -> 
         _settle(qa, win)
         _save(win, out / "annotator-exported.png")
     win.close()
+
+
+def sounding_screenshots(qa: App, project: Path, dataset: Path, out: Path) -> None:
+    """The sounding lanes, an outline edit and the minimap, on the AVSS demo clip with the
+    most objects. Its objects are drawn in every frame they are visible in (from the demo's
+    own scene, as propagation would give them), the demo model proposes (the lanes' hints),
+    and the first six frames are decided as the demo's manifest says each object sounds."""
+    from avs_studio.core.demo.dataset import DemoClipPlan, build_scene, read_manifest, sampled_times
+    from avs_studio.core.demo.scene import KIND_BY_NAME
+    from avs_studio.core.project.edits import AddObject, Composite, SetAnnotated, SetSounding
+
+    manifest = read_manifest(dataset)
+    plans = [DemoClipPlan(**c) for c in manifest["clips"]]
+    plan = max((p for p in plans if p.seconds == 10), key=lambda p: (len(p.kinds), sum(map(any, p.sounding))))
+    win = make_window()
+    win.resize(1500, 980)
+    win.open_project(project)
+    qa.wait(lambda: win.loaded is not None and win.jobs.is_idle)
+    win.open_clip(plan.clip_id)
+    qa.wait(lambda: win.clip_id == plan.clip_id and win.jobs.is_idle and win._loading is None)
+    rec, labels = win.record, win.project.labels
+    scene = build_scene(plan, manifest["seed"], tuple(manifest["size"]))
+    times = sampled_times(plan.seconds)
+    cmds = []
+    for k, t in enumerate(times):
+        where = scene.object_map(t, (rec.width, rec.height))
+        for i, kind in enumerate(plan.kinds):
+            if (where == i).any():
+                cmds.append(AddObject(k, i + 1, labels.index(KIND_BY_NAME[kind].avss_class),
+                                      (where == i).astype(np.uint8)))  # fmt: skip
+    win.session.apply(Composite([*cmds, SetAnnotated(range(len(times)))], "Objects of every frame"))
+    win.propose_current()
+    qa.wait(lambda: win.jobs.is_idle, timeout=600)
+    proposals = {o.instance_id for o in win.session.store.objects() if o.provenance.is_proposal}
+    for k, t in enumerate(times[:6]):
+        present = {o.instance_id for o in win.session.objects(k)} - proposals
+        silent = [(k, i) for i in sorted(present) if not plan.sounding[i - 1][min(int(t), plan.seconds - 1)]]
+        if silent:
+            win.session.apply(SetSounding(silent, False))
+        if present:
+            win.session.apply(SetSounding([(k, i) for i in sorted(present)], None))
+    win._after_edit(None)
+    shown = next((k, i) for k in (3, 4, 2, 1, 5, 0) for i, s in enumerate(plan.sounding, start=1)
+                 if not s[min(int(times[k]), plan.seconds - 1)] and win.session.store.object(k, i))  # fmt: skip
+    win.show_frame(shown[0])
+    win.select_object(shown[1])
+    win.refresh_objects()
+    win.set_tool("select")
+    _settle(qa, win)
+    _save(win, out / "annotator-sounding.png")
+    obj = win.session.store.object(*shown)
+    rows, cols = np.nonzero(obj.mask)
+    centre = QPointF(cols.mean() + 0.5, rows.mean() + 0.5)
+    # an outline being edited: a vertex of the selected object pulled out (not committed yet)
+    win.canvas.zoom(2.0)
+    win.canvas.centerOn(centre)
+    win.set_tool("outline")
+    _settle(qa, win)
+    tool = win.tools["outline"]
+    if tool.outlines:
+        o = tool.outlines[0]
+        j = int(np.argmax(o.points[:, 0]))
+        x, y = o.points[j]
+        for kind, px, py in ((QEvent.Type.MouseButtonPress, x, y), (QEvent.Type.MouseMove, x + 14, y - 10),
+                             (QEvent.Type.MouseButtonRelease, x + 18, y - 12)):  # fmt: skip
+            send(win, kind, px, py)
+    _settle(qa, win)
+    _save(win, out / "annotator-outline.png")
+    tool.key(_key_event(Qt.Key.Key_Escape))
+    # zoomed in: the minimap shows the whole frame and where the view is
+    win.set_tool("select")
+    win.canvas.fit()
+    win.canvas.zoom(2.5)
+    others = [o for o in win.session.objects(shown[0]) if o.instance_id != shown[1]]
+    if others:
+        rows, cols = np.nonzero(others[0].mask)
+        win.canvas.centerOn(QPointF(cols.mean() + 0.5, rows.mean() + 0.5))
+    _settle(qa, win)
+    _save(win, out / "annotator-minimap.png")
+    win.close()
+
+
+def _key_event(key):
+    from PySide6.QtGui import QKeyEvent
+
+    return QKeyEvent(QEvent.Type.KeyPress, key, Qt.KeyboardModifier.NoModifier)
 
 
 def _settle(qa: App, win) -> None:

@@ -59,3 +59,22 @@ def _app_windows(request):
         from avs_studio.gui.app import register_windows
 
         register_windows()
+
+
+def downgrade_to_schema_1(path) -> None:
+    """Turn a project file written by this version into the file schema 1 wrote: the columns
+    later schemas added are dropped (SQLite appends added columns, so what remains is the
+    v1 layout) and the version marks say 1. Tests of migrations start from such a file."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        for table, column in (("clips", "object_order"), ("objects", "sounding"),
+                              ("objects", "sounding_checked")):  # fmt: skip
+            if column in [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]:
+                conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        conn.commit()
+    finally:
+        conn.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import downgrade_to_schema_1
 
 from avs_studio.core.export import Layer, compose_objects, load_masks
 from avs_studio.core.project import schema as project_schema
@@ -152,13 +153,11 @@ def test_s4_objects_that_overlap_are_merged_and_the_merge_is_reported(tmp_path):
 
 def test_a_schema_1_project_written_by_the_old_code_opens_with_the_order_it_always_had(tmp_path, monkeypatch):
     path = tmp_path / "old.avsproj"
-    # Write the file exactly as schema 1 did: only the v1 creation step of the migrations.
-    with monkeypatch.context() as old:
-        old.setattr(project_schema, "SCHEMA_VERSION", 1)
-        old.setattr(project_schema, "MIGRATIONS", project_schema.MIGRATIONS[:1])
-        with Project.create(path, "avss") as project:
-            project.add_clip(blank_clip(frames=10))
-            two_overlapping_birds_and_a_woman(project)
+    # A file as schema 1 wrote it: no object order.
+    with Project.create(path, "avss") as project:
+        project.add_clip(blank_clip(frames=10))
+        two_overlapping_birds_and_a_woman(project)
+    downgrade_to_schema_1(path)
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
     assert "object_order" not in [r[1] for r in conn.execute("PRAGMA table_info(clips)")]

@@ -42,6 +42,7 @@ __all__ = [
     "SetAnnotated",
     "SetLabel",
     "SetObjectOrder",
+    "SetSounding",
     "SetStatus",
     "decode_command",
     "encode_command",
@@ -230,10 +231,12 @@ class AddObject(Command):
     name = "add_object"
 
     def __init__(self, frame: int, instance_id: int, label: int, mask: np.ndarray | None = None,
-                 provenance: Provenance | None = None, *, _rle: bytes | None = None,
+                 provenance: Provenance | None = None, *, sounding: bool = True,
+                 sounding_checked: bool = False, _rle: bytes | None = None,
                  _shape: tuple[int, int] | None = None) -> None:  # fmt: skip
         self.frame, self.instance_id, self.label = int(frame), int(instance_id), int(label)
         self.provenance = provenance or Provenance(KIND_MANUAL)
+        self.sounding, self.sounding_checked = bool(sounding), bool(sounding_checked)
         self._mask = None if mask is None else np.asarray(mask)
         self._rle, self._shape = _rle, _shape
 
@@ -247,7 +250,8 @@ class AddObject(Command):
         mask = self._mask
         if mask is None and self._rle is not None:
             mask = rle.decode(self._rle, *self._shape)  # type: ignore[misc]
-        store.insert(self.frame, self.instance_id, self.label, mask, self.provenance)
+        store.insert(self.frame, self.instance_id, self.label, mask, self.provenance, sounding=self.sounding,
+                     checked=self.sounding_checked)  # fmt: skip
         if self._rle is None and self._mask is not None:
             self._rle, _ = rle.encode(store.mask(self.frame, self.instance_id))
             self._shape = store.shape
@@ -259,11 +263,14 @@ class AddObject(Command):
     def state(self) -> dict:
         return {"frame": self.frame, "instance": self.instance_id, "label": self.label,
                 "provenance": self.provenance.to_dict(), "rle": self._rle,
-                "shape": list(self._shape) if self._shape else None}  # fmt: skip
+                "shape": list(self._shape) if self._shape else None,
+                "sounding": self.sounding, "sounding_checked": self.sounding_checked}  # fmt: skip
 
     @classmethod
     def from_state(cls, s: dict) -> AddObject:
+        # Commands stored before the sounding flag existed add sounding, undecided objects.
         return cls(s["frame"], s["instance"], s["label"], None, Provenance.from_dict(s["provenance"]),
+                   sounding=s.get("sounding", True), sounding_checked=s.get("sounding_checked", False),
                    _rle=s.get("rle"), _shape=tuple(s["shape"]) if s.get("shape") else None)  # fmt: skip
 
 
@@ -486,6 +493,60 @@ class SetObjectOrder(Command):
     @classmethod
     def from_state(cls, s: dict) -> SetObjectOrder:
         return cls(s["order"], s["description"], _old=s["old"])
+
+
+class SetSounding(Command):
+    """Mark objects sounding or silent in some frames: a person's decision, so it is recorded
+    as decided (``sounding_checked``).
+
+    ``items`` are ``(frame, instance_id)`` pairs. ``sounding`` True or False sets the flag;
+    None keeps each object's flag and only records that a person confirmed it. A silent
+    object keeps its mask but is left out of that frame's AVS mask and of every export.
+    """
+
+    name = "set_sounding"
+
+    def __init__(self, items: Iterable[tuple[int, int]], sounding: bool | None, *,
+                 _old: list | None = None) -> None:  # fmt: skip
+        self.items = [(int(f), int(i)) for f, i in items]
+        if not self.items:
+            raise ValueError("SetSounding needs at least one (frame, instance) pair")
+        self.sounding = None if sounding is None else bool(sounding)
+        self._old = [list(x) for x in (_old or [])]
+
+    @property
+    def changes_masks(self) -> bool:  # type: ignore[override]
+        # A flag that flips changes the frame's AVS mask; a confirmation changes no pixel.
+        return self.sounding is not None
+
+    @property
+    def description(self) -> str:
+        instances = sorted({i for _, i in self.items})
+        what = f"object {instances[0]}" if len(instances) == 1 else f"{len(instances)} objects"
+        if self.sounding is None:
+            return f"Confirm sounding of {what}"
+        return f"Mark {what} {'sounding' if self.sounding else 'silent'}"
+
+    def do(self, store: ClipStore) -> None:
+        old = []
+        for f, i in self.items:
+            obj = store.object(store.check_frame(f), i)
+            if obj is None:
+                raise EditError(f"{store.clip_id}: frame {f} has no object {i}")
+            old.append([f, i, int(obj.sounding), int(obj.sounding_checked)])
+            store.set_sounding(f, i, obj.sounding if self.sounding is None else self.sounding, True)
+        self._old = old
+
+    def undo(self, store: ClipStore) -> None:
+        for f, i, sounding, checked in reversed(self._old):
+            store.set_sounding(f, i, bool(sounding), bool(checked))
+
+    def state(self) -> dict:
+        return {"items": [list(x) for x in self.items], "sounding": self.sounding, "old": self._old}
+
+    @classmethod
+    def from_state(cls, s: dict) -> SetSounding:
+        return cls([tuple(x) for x in s["items"]], s["sounding"], _old=s["old"])
 
 
 # ====================================================================== the clip

@@ -77,6 +77,16 @@ def to_maskset(project: Project, *, status: str | None = None, split: str | None
     return out
 
 
+def silent_objects(project: Project, masks: MaskSet, *, include_proposals: bool = False) -> int:
+    """How many objects of the frames ``masks`` holds are silent there (left out of the masks)."""
+    wanted = {(fm.clip_id, fm.frame) for fm in masks.frames}
+    rows = project._store.query(
+        "SELECT c.uid, o.frame, o.kind FROM objects o JOIN clips c ON c.id = o.clip WHERE o.sounding = 0"
+    )
+    return sum(1 for uid, k, kind in rows
+               if (uid, int(k)) in wanted and (include_proposals or kind != "proposal"))  # fmt: skip
+
+
 def _loader(project: Project, clip_id: str, k: int, include_proposals: bool, overlaps: OverlapTally | None):
     def load() -> np.ndarray:
         return _composed(project, clip_id, k, include_proposals, overlaps)
@@ -134,6 +144,10 @@ def export_project(project: Project, out: str | os.PathLike[str], to: str, *, st
     if len(masks) == 0:
         raise ProjectError(f"{project.path.name}: no masks to export (check the status and split filters)")
     summary = ExportSummary(to, out, clips=len(masks.clip_ids()), masks=len(masks))
+    silent = silent_objects(project, masks, include_proposals=include_proposals)
+    if silent:
+        summary.notes.append(f"{silent} silent object(s) left out of the masks (visible but not sounding "
+                             "in their frame, as AVSBench defines the masks)")  # fmt: skip
     if to == "coco":
         dest = out if out.suffix.lower() == ".json" else out / "annotations.json"
         s = write_coco(dest, masks, polygons=polygons, holes=holes, progress=progress, cancel=cancel)
@@ -230,7 +244,7 @@ def _a_obj(project: Project, rec: ClipRecord) -> str:
     """The clip's sounding classes joined with '_' (AVSS ``a_obj``), from its objects."""
     rows = project._store.query(
         "SELECT DISTINCT o.label FROM objects o JOIN clips c ON c.id = o.clip "
-        "WHERE c.uid = ? AND o.kind != 'proposal' ORDER BY o.instance",
+        "WHERE c.uid = ? AND o.kind != 'proposal' AND o.sounding = 1 ORDER BY o.instance",
         (rec.clip_id,),
     )
     return "_".join(dict.fromkeys(project.labels.name(int(r[0])) for r in rows))
@@ -361,12 +375,15 @@ def import_masks(project: Project, src: str | os.PathLike[str], *, setting: str 
                 if m.shape != cs.shape:
                     m = resize_nearest(m, (cs.width, cs.height))
                     resized += 1
-                for obj in cs.objects(k):
-                    if not obj.provenance.is_proposal:
-                        cmds.append(DeleteObject(obj.instance_id, k))
                 labels = [1] if project.setting.is_binary and m.any() else []
                 if not project.setting.is_binary:
                     labels = [int(c) for c in np.flatnonzero(np.bincount(m.ravel(), minlength=1)[1:]) + 1]
+                reused = {instance_of[label] for label in labels if label in instance_of}
+                for obj in cs.objects(k):
+                    # An AVS mask holds only sounding objects: it replaces those, and a silent
+                    # object keeps its geometry unless the import brings its instance back.
+                    if not obj.provenance.is_proposal and (obj.sounding or obj.instance_id in reused):
+                        cmds.append(DeleteObject(obj.instance_id, k))
                 for label in labels:
                     if label not in instance_of:
                         instance_of[label] = next_id

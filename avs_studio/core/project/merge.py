@@ -31,7 +31,7 @@ _CLIP_COLUMNS = (
 )  # fmt: skip
 _OBJECT_COLUMNS = (
     "frame", "instance", "label", "rle", "area", "kind", "model", "checkpoint", "confidence",
-    "created_by", "edited_by", "edited_at",
+    "created_by", "edited_by", "edited_at", "sounding", "sounding_checked",
 )  # fmt: skip
 _HISTORY_COLUMNS = ("undone", "description", "command", "data", "user", "at")
 
@@ -151,10 +151,10 @@ def _content(project, row) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(row["object_order"].encode())  # the order decides what overlapping objects export
     for r in project._store.query(
-        "SELECT frame, instance, label, rle, kind FROM objects WHERE clip=? ORDER BY frame, instance",
+        "SELECT frame, instance, label, rle, kind, sounding FROM objects WHERE clip=? ORDER BY frame, instance",
         (row["id"],),
     ):
-        h.update(repr((r[0], r[1], r[2], bytes(r[3]), r[4])).encode())
+        h.update(repr((r[0], r[1], r[2], bytes(r[3]), r[4], r[5])).encode())
     return h.hexdigest()
 
 

@@ -64,11 +64,14 @@ def brush_region(points: Sequence[tuple[float, float]], radius: float, shape: tu
 
 
 def _patch(store: ClipStore, frame: int, instance_id: int, top: int, left: int, region: np.ndarray,
-           *, erase: bool, what: str, label: int | None, behind: bool = False) -> Command | None:  # fmt: skip
+           *, erase: bool, what: str, label: int | None, behind: bool = False,
+           protect: np.ndarray | None = None) -> Command | None:  # fmt: skip
     """A MaskPatch that paints (or erases) ``region`` into an object; adds the object if new.
 
     ``behind``: paint behind the other objects -- the pixels another object covers stay
     its own (no overlap is made), and a new object goes to the bottom of the clip's order.
+    ``protect`` (bool, the frame's size): pixels painting must not claim (those of locked
+    objects), so an object on top in the composite never hides a locked one.
     """
     frame = store.check_frame(frame)
     exists = store.object(frame, instance_id) is not None
@@ -76,6 +79,8 @@ def _patch(store: ClipStore, frame: int, instance_id: int, top: int, left: int, 
     if behind and not erase:
         others = store.occupancy(frame, exclude=instance_id)[top : top + h, left : left + w]
         region = region.astype(bool) & ~others
+    if protect is not None and not erase:
+        region = region.astype(bool) & ~np.asarray(protect[top : top + h, left : left + w], dtype=bool)
     if exists:
         before = np.array(store.mask(frame, instance_id)[top : top + h, left : left + w], dtype=np.uint8)
     elif erase:
@@ -119,8 +124,10 @@ class StrokeBuilder:
     """
 
     def __init__(self, store: ClipStore, frame: int, instance_id: int, *, radius: float,
-                 erase: bool = False, label: int | None = None, behind: bool = False) -> None:  # fmt: skip
+                 erase: bool = False, label: int | None = None, behind: bool = False,
+                 protect: np.ndarray | None = None) -> None:  # fmt: skip
         self.store = store
+        self.protect = protect
         self.frame = store.check_frame(frame)
         self.instance_id = int(instance_id)
         self.radius = float(radius)
@@ -150,14 +157,16 @@ class StrokeBuilder:
         top, left, region = found
         what = "erase" if self.erase else "brush"
         return _patch(self.store, self.frame, self.instance_id, top, left, region, erase=self.erase,
-                      what=what, label=self.label, behind=self.behind)  # fmt: skip
+                      what=what, label=self.label, behind=self.behind, protect=self.protect)  # fmt: skip
 
 
 def polygon_fill(store: ClipStore, frame: int, instance_id: int, points: Sequence[tuple[float, float]],
-                 *, erase: bool = False, label: int | None = None, behind: bool = False) -> Command | None:  # fmt: skip
+                 *, erase: bool = False, label: int | None = None, behind: bool = False,
+                 protect: np.ndarray | None = None) -> Command | None:  # fmt: skip
     """Fill (or erase) the inside of a polygon in one object's mask; None if nothing changes.
 
-    ``behind`` leaves the pixels of other objects to them (see :func:`_patch`).
+    ``behind`` leaves the pixels of other objects to them (see :func:`_patch`); ``protect``:
+    pixels the fill leaves alone (those of locked objects).
     """
     import cv2
 
@@ -179,7 +188,8 @@ def polygon_fill(store: ClipStore, frame: int, instance_id: int, points: Sequenc
     if not canvas.any():
         return None
     what = "polygon_erase" if erase else "polygon"
-    return _patch(store, frame, instance_id, y0, x0, canvas, erase=erase, what=what, label=label, behind=behind)
+    return _patch(store, frame, instance_id, y0, x0, canvas, erase=erase, what=what, label=label,
+                  behind=behind, protect=protect)  # fmt: skip
 
 
 #: The magic wand's default tolerance: how far (0-255, per colour channel) a pixel's colour may

@@ -467,8 +467,12 @@ class Project:
         annotator's "show as exported" view draws exactly this.
         """
         cs = self._clip_store(clip_id)
+        # The frame's AVS mask holds only the objects sounding in it (AVSBench's definition):
+        # silent ones are geometry for the annotator, never ground truth. Every export and
+        # every reading of the project as ground truth comes through here.
         rows = {int(r[0]): r for r in self._store.query(
-            "SELECT instance, label, rle, kind FROM objects WHERE clip=? AND frame=?", (cs.rowid, frame))}  # fmt: skip
+            "SELECT instance, label, rle, kind FROM objects WHERE clip=? AND frame=? AND sounding=1",
+            (cs.rowid, frame))}  # fmt: skip
         layers = [
             Layer(i, int(rows[i][1]), rle.decode(rows[i][2], *cs.shape))
             for i in paint_order(cs.stored_order(), rows)
@@ -480,12 +484,13 @@ class Project:
         """Class-index map (uint8) of one frame as exported: objects painted in the clip's
         object order, the later on top (see :meth:`composed_mask`).
 
-        For S4/MS3 projects this is the binary mask (1 = sounding object).
+        For S4/MS3 projects this is the binary mask (1 = sounding object). Objects marked
+        silent in this frame are left out (see :class:`~avs_studio.core.project.edits.SetSounding`).
         """
         return self.composed_mask(clip_id, frame, include_proposals=include_proposals).mask
 
     def binary_mask(self, clip_id: str, frame: int, *, include_proposals: bool = False) -> np.ndarray:
-        """Union of the objects of one frame: uint8 {0, 1}."""
+        """Union of the objects sounding in one frame: uint8 {0, 1}."""
         return self.composed_mask(clip_id, frame, include_proposals=include_proposals, binary=True).mask
 
     def object_order(self, clip_id: str) -> list[int]:
@@ -586,7 +591,7 @@ class Project:
             ("clips", "SELECT uid, status, annotator, comment, split, category, annotated, object_order "
                       "FROM clips ORDER BY uid"),
             ("objects", "SELECT c.uid, o.frame, o.instance, o.label, o.rle, o.kind, o.model, o.checkpoint, "
-                        "o.confidence FROM objects o JOIN clips c ON c.id = o.clip "
+                        "o.confidence, o.sounding, o.sounding_checked FROM objects o JOIN clips c ON c.id = o.clip "
                         "ORDER BY c.uid, o.frame, o.instance"),
             ("history", "SELECT c.uid, h.undone, h.description FROM history h JOIN clips c ON c.id = h.clip "
                         "ORDER BY c.uid, h.id"),

@@ -176,6 +176,10 @@ class Provenance:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
+#: Provenance kinds whose objects are ground truth in the AVSBench sense: present = sounding.
+DECIDED_KINDS = (KIND_DATASET, KIND_IMPORT)
+
+
 @dataclass(frozen=True)
 class OpenProposal:
     """A model proposal nobody accepted or rejected yet: one object in one frame of a clip.
@@ -200,7 +204,10 @@ class ObjectRecord:
     """One object in one frame of a clip: instance id, label, mask and provenance.
 
     The mask (uint8 {0, 1}, ``[H, W]``, read-only) is decoded from its RLE on first use.
-    The same ``instance_id`` in several frames of a clip is the same object.
+    The same ``instance_id`` in several frames of a clip is the same object. ``sounding``
+    says whether it sounds in this frame: a silent object keeps its mask (geometry) but
+    is left out of the frame's AVS mask and of every export; ``sounding_checked`` that a
+    person decided it (see :attr:`sounding_decided`).
     """
 
     clip_id: str
@@ -213,6 +220,14 @@ class ObjectRecord:
     area: int
     rle: bytes = field(repr=False)
     _mask: np.ndarray | None = field(default=None, repr=False)
+    sounding: bool = True
+    sounding_checked: bool = False
+
+    @property
+    def sounding_decided(self) -> bool:
+        """True when a person decided whether the object sounds in this frame (toggled or
+        confirmed it), or when it is ground truth read from a dataset or imported."""
+        return self.sounding_checked or self.provenance.kind in DECIDED_KINDS
 
     @property
     def mask(self) -> np.ndarray:

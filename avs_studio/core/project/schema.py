@@ -12,9 +12,10 @@ Schema versions:
 2. ``clips.object_order``: the clip's objects bottom to top, as the export composes them
    (a JSON list of instance ids; objects not listed lie above the listed ones, by id).
    A v1 file gets ``'[]'``: every object by id, later on top, exactly as v1 composed them.
+3. ``objects.sounding`` and ``objects.sounding_checked``: each object's per-frame *sounding*
+   flag and whether a person decided it (:func:`_v2_to_v3_sounding`).
 
-Each migration is one self-contained function appended to :data:`MIGRATIONS`, so versions
-added on other branches chain after it without touching it.
+Each migration is one self-contained function appended to :data:`MIGRATIONS`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from avs_studio.core.project.errors import ProjectCorruptError, ProjectVersionEr
 
 APPLICATION_ID = 0x41565350  # 'AVSP'
 APP_NAME = "avs-studio-project"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 STATUSES = ("new", "proposed", "in_progress", "done", "reviewed")
 
@@ -111,9 +112,26 @@ def _v1_to_v2_object_order(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE clips ADD COLUMN object_order TEXT NOT NULL DEFAULT '[]'")
 
 
+def _v2_to_v3_sounding(conn: sqlite3.Connection) -> None:
+    """Each object gets a per-frame ``sounding`` flag and whether a person decided it.
+
+    An object visible but silent in a frame (``sounding = 0``) keeps its geometry but is
+    left out of that frame's AVS mask, as AVSBench defines the masks. Objects written
+    before this version were exported as sounding, so they default to sounding and old
+    projects export unchanged. ``sounding_checked`` records that a person toggled or
+    confirmed the flag (ground truth read from a dataset or imported counts as decided
+    without it: AVSBench masks hold only sounding objects).
+    """
+    conn.execute("ALTER TABLE objects ADD COLUMN sounding INTEGER NOT NULL DEFAULT 1 CHECK (sounding IN (0, 1))")
+    conn.execute(
+        "ALTER TABLE objects ADD COLUMN sounding_checked INTEGER NOT NULL DEFAULT 0 "
+        "CHECK (sounding_checked IN (0, 1))"
+    )
+
+
 #: ``MIGRATIONS[v](conn)`` brings a file from schema ``v`` to ``v + 1`` (0 = an empty file).
 #: Each runs inside the caller's transaction and must not commit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1, _v1_to_v2_object_order]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1, _v1_to_v2_object_order, _v2_to_v3_sounding]
 
 
 def read_marks(conn: sqlite3.Connection, path: Path) -> tuple[int, int]:

@@ -191,18 +191,23 @@ class ClipSession:
 
     # ------------------------------------------------------------------ tools -> commands
     def stroke(self, frame: int, instance_id: int, *, radius: float, erase: bool = False,
-               label: int | None = None, behind: bool = False) -> StrokeBuilder:  # fmt: skip
+               label: int | None = None, behind: bool = False,
+               protect: np.ndarray | None = None) -> StrokeBuilder:  # fmt: skip
         """Start a brush (or eraser) stroke; ``finish()`` it and :meth:`apply` the result.
 
-        ``behind`` paints behind the other objects (their pixels stay theirs).
+        ``behind`` paints behind the other objects (their pixels stay theirs); ``protect``:
+        pixels the brush must not claim (the locked objects' pixels).
         """
         return StrokeBuilder(self.store, frame, instance_id, radius=radius, erase=erase, label=label,
-                             behind=behind)  # fmt: skip
+                             behind=behind, protect=protect)  # fmt: skip
 
     def polygon(self, frame: int, instance_id: int, points, *, erase: bool = False,
-                label: int | None = None, behind: bool = False) -> Command | None:  # fmt: skip
-        """A polygon fill (or erase) command, not yet applied."""
-        return polygon_fill(self.store, frame, instance_id, points, erase=erase, label=label, behind=behind)
+                label: int | None = None, behind: bool = False,
+                protect: np.ndarray | None = None) -> Command | None:  # fmt: skip
+        """A polygon fill (or erase) command, not yet applied (``behind``, ``protect`` as for
+        :meth:`stroke`)."""
+        return polygon_fill(self.store, frame, instance_id, points, erase=erase, label=label,
+                            behind=behind, protect=protect)  # fmt: skip
 
     def flood_fill(self, frame: int, instance_id: int, x: float, y: float, *,
                    bounded_by: str = "objects", label: int | None = None, image: np.ndarray | None = None,

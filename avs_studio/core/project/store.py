@@ -501,6 +501,7 @@ class ClipStore:
             clip_id=self.clip_id, frame=int(row["frame"]), instance_id=int(row["instance"]),
             label=int(row["label"]), provenance=provenance_from_row(row), height=self.height,
             width=self.width, area=int(row["area"]), rle=bytes(row["rle"]),
+            sounding=bool(row["sounding"]), sounding_checked=bool(row["sounding_checked"]),
         )  # fmt: skip
 
     # ------------------------------------------------------------------ changing (in a transaction)
@@ -518,8 +519,11 @@ class ClipStore:
         return np.asfortranarray(m)
 
     def insert(self, frame: int, instance: int, label: int, mask: np.ndarray | None,
-               provenance: Provenance) -> None:  # fmt: skip
-        """Add an object (EditError if ``instance`` already exists in ``frame``)."""
+               provenance: Provenance, *, sounding: bool = True, checked: bool = False) -> None:  # fmt: skip
+        """Add an object (EditError if ``instance`` already exists in ``frame``).
+
+        ``sounding``/``checked``: its sounding flag in this frame and whether a person decided it.
+        """
         frame = self.check_frame(frame)
         label = self.labels.index(int(label))
         if self.object(frame, instance) is not None:
@@ -530,10 +534,11 @@ class ClipStore:
         prov = provenance
         self.store.conn.execute(
             "INSERT INTO objects(clip, frame, instance, label, rle, area, kind, model, checkpoint, "
-            "confidence, created_by, edited_by, edited_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "confidence, created_by, edited_by, edited_at, sounding, sounding_checked) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (self.rowid, frame, int(instance), label, counts, area, prov.kind, prov.model,
              prov.checkpoint, prov.confidence, prov.created_by or self.user,
-             prov.edited_by or self.user, prov.edited_at or stamp),
+             prov.edited_by or self.user, prov.edited_at or stamp, int(bool(sounding)), int(bool(checked))),
         )  # fmt: skip
         self.store.remember((self.rowid, frame, int(instance)), m)
 
@@ -571,6 +576,16 @@ class ClipStore:
         if cur.rowcount != 1:
             raise EditError(f"{self.clip_id}: frame {frame} has no object {instance}")
 
+    def set_sounding(self, frame: int, instance: int, sounding: bool, checked: bool) -> None:
+        """Set whether an object sounds in one frame, and whether a person decided it."""
+        cur = self.store.conn.execute(
+            "UPDATE objects SET sounding=?, sounding_checked=?, edited_by=?, edited_at=? "
+            "WHERE clip=? AND frame=? AND instance=?",
+            (int(bool(sounding)), int(bool(checked)), self.user, now_iso(), self.rowid, frame, instance),
+        )
+        if cur.rowcount != 1:
+            raise EditError(f"{self.clip_id}: frame {frame} has no object {instance}")
+
     def set_provenance(self, frame: int, instance: int, prov: Provenance) -> None:
         """Replace the provenance of an object in one frame (as given, stamps included)."""
         cur = self.store.conn.execute(
@@ -597,6 +612,7 @@ class ClipStore:
             "frame": int(frame), "instance": int(instance), "label": int(row["label"]),
             "rle": bytes(row["rle"]), "area": int(row["area"]),
             "provenance": provenance_from_row(row).to_dict(),
+            "sounding": int(row["sounding"]), "sounding_checked": int(row["sounding_checked"]),
         }  # fmt: skip
 
     def restore(self, snap: dict) -> None:
@@ -604,10 +620,12 @@ class ClipStore:
         prov = Provenance.from_dict(snap["provenance"])
         self.store.conn.execute(
             "INSERT INTO objects(clip, frame, instance, label, rle, area, kind, model, checkpoint, "
-            "confidence, created_by, edited_by, edited_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "confidence, created_by, edited_by, edited_at, sounding, sounding_checked) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (self.rowid, snap["frame"], snap["instance"], snap["label"], snap["rle"], snap["area"],
              prov.kind, prov.model, prov.checkpoint, prov.confidence, prov.created_by,
-             prov.edited_by, prov.edited_at),
+             prov.edited_by, prov.edited_at, int(snap.get("sounding", 1)),
+             int(snap.get("sounding_checked", 0))),
         )  # fmt: skip
         self.store.forget((self.rowid, int(snap["frame"]), int(snap["instance"])))
 

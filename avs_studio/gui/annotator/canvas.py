@@ -50,6 +50,7 @@ from avs_studio.gui.common.qimage import (
 
 BACKGROUND = QColor(30, 31, 34)
 SELECTED_OUTLINE = QColor(255, 214, 10)
+SILENT_OUTLINE = QColor(190, 190, 200, 230)
 MIN_ZOOM, MAX_ZOOM = 0.05, 40.0
 
 
@@ -66,6 +67,8 @@ class CanvasObject:
     confidence: float | None = None
     visible: bool = True
     box: tuple[int, int, int, int] | None = field(default=None, repr=False)
+    sounding: bool = True  # False: silent in this frame, drawn dimmed with a dotted outline
+    locked: bool = False  # the tools leave its pixels alone
 
     def bounds(self) -> tuple[int, int, int, int] | None:
         """``(top, left, bottom, right)`` of the mask (cached)."""
@@ -152,7 +155,7 @@ class TagItem(QGraphicsItem):
 
 def base_layer_key(shape: tuple[int, int], layers: list[FillLayer], alpha: int) -> tuple:
     """What a base layer's pixels depend on (the masks by identity: cached masks are shared)."""
-    return (shape[1], shape[0], alpha, tuple((id(f.mask), f.colour, f.hatched) for f in layers))
+    return (shape[1], shape[0], alpha, tuple((id(f.mask), f.colour, f.hatched, f.dimmed) for f in layers))
 
 
 def render_base_layer(shape: tuple[int, int], layers: list[FillLayer], alpha: int) -> tuple:
@@ -288,6 +291,12 @@ class FrameCanvas(QGraphicsView):
         """The frame shown."""
         return self._frame_item.image
 
+    def overlay_images(self) -> list[QImage]:
+        """The fill layers shown over the frame (for the minimap), bottom first."""
+        if not self._show_objects:
+            return []
+        return [i.image for i in (self._base_item, self._active_item) if not i.image.isNull()]
+
     # ------------------------------------------------------------------ objects
     def set_objects(self, objects: list[CanvasObject], selected: int | None = None, *, binary: bool = True) -> None:
         """Draw these objects (masks at the frame's size); ``selected`` is highlighted."""
@@ -375,7 +384,7 @@ class FrameCanvas(QGraphicsView):
         for obj in self._objects:
             if not obj.visible or obj.mask.shape[:2] != (h, w):
                 continue
-            layer = FillLayer(obj.mask, obj.colour, obj.proposal, obj.bounds())
+            layer = FillLayer(obj.mask, obj.colour, obj.proposal, obj.bounds(), dimmed=not obj.sounding)
             (chosen if obj.instance_id == self._selected else layers).append(layer)
         # An empty layer costs nothing to draw: it gets a buffer only when it has content
         # (or when a stroke starts on it, see begin_paint). The base layer, which strokes
@@ -411,11 +420,13 @@ class FrameCanvas(QGraphicsView):
                 continue
             selected = obj.instance_id == self._selected
             path = self._outline_path(obj)
-            colour = SELECTED_OUTLINE if selected else QColor(255, 255, 255, 230)
+            colour = SELECTED_OUTLINE if selected else QColor(255, 255, 255, 230) if obj.sounding else SILENT_OUTLINE
             pen = QPen(colour, 2.5 if selected else 1.3)
             pen.setCosmetic(True)
             if obj.proposal:
                 pen.setStyle(Qt.PenStyle.DashLine)
+            elif not obj.sounding:
+                pen.setStyle(Qt.PenStyle.DotLine)
             item = QGraphicsPathItem(path)
             item.setPen(pen)
             item.setZValue(5 if selected else 4)
@@ -451,8 +462,11 @@ class FrameCanvas(QGraphicsView):
     def _tag_text(self, obj: CanvasObject) -> str:
         if obj.proposal:
             conf = "" if obj.confidence is None else f" {obj.confidence:.0%}"
-            return f"proposal{conf}" if self._binary else f"{obj.name}?{conf}"
-        return "" if self._binary else obj.name
+            text = f"proposal{conf}" if self._binary else f"{obj.name}?{conf}"
+        else:
+            text = "" if self._binary else obj.name
+        notes = [n for n, on in (("silent", not obj.sounding), ("locked", obj.locked)) if on]
+        return " · ".join([t for t in (text, *notes) if t])
 
     # ------------------------------------------------------------------ the dataset browser
     def set_frame(self, rgb: np.ndarray | None, mask: np.ndarray | None, *, binary: bool) -> None:

@@ -101,7 +101,8 @@ def thumbnail_with_objects(thumb: np.ndarray, objects, masks: MaskCache, *, bina
         # The store's masks are Fortran-ordered: resize the (C-ordered) transpose, no copy.
         small = cv2.resize(m.T, (th, tw), interpolation=cv2.INTER_NEAREST).T if m.flags.f_contiguous and \
             not m.flags.c_contiguous else cv2.resize(np.ascontiguousarray(m), (tw, th), interpolation=cv2.INTER_NEAREST)
-        layers.append(FillLayer(small, object_colour(o.label, o.instance_id, binary=binary), o.provenance.is_proposal))
+        layers.append(FillLayer(small, object_colour(o.label, o.instance_id, binary=binary), o.provenance.is_proposal,
+                                dimmed=not o.sounding))  # fmt: skip
     return blend_objects(thumb, layers, 0.6)
 
 
@@ -148,7 +149,7 @@ def prerender(objects_by_frame: list, masks: MaskCache, *, binary: bool, alpha: 
             m = masks.mask(o)
             box = mask_box(m)
             layers.append(FillLayer(m, object_colour(o.label, o.instance_id, binary=binary),
-                                    o.provenance.is_proposal, box))  # fmt: skip
+                                    o.provenance.is_proposal, box, dimmed=not o.sounding))  # fmt: skip
             if box is not None:
                 out.paths.append((m, outline_path(m, box)))
         if layers:

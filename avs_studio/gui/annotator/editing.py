@@ -46,7 +46,7 @@ class EditingMixin:
 
     # ================================================================== tools (ToolHost)
     def set_tool(self, name: str) -> None:
-        """Make ``name`` (select, brush, eraser, polygon, fill) the current tool."""
+        """Make ``name`` (select, brush, eraser, polygon, fill, outline) the current tool."""
         tool = self.tools[name]
         self.actions_by_id[f"tool_{name}"].setChecked(True)
         self.canvas.set_tool(tool)
@@ -125,6 +125,8 @@ class EditingMixin:
             if inst is None:
                 self.statusBar().showMessage("Select the object to erase from (or start on it)", 5000)
                 return None
+            if self.refuse_locked(inst):
+                return None
             if inst != self.selected:
                 self.select_object(inst)
             label = self.session.store.label_of(inst) or 1
@@ -137,10 +139,13 @@ class EditingMixin:
                 self.statusBar().showMessage("New objects get this class: paint now", 4000)
             return None
         inst, label, colour = self._target()
+        if self.refuse_locked(inst):
+            return None
         if self.selected != inst:
             self.select_object(None)  # the preview layer must be empty for a new object
         builder = self.session.stroke(self.frame_index, inst, radius=self.brush_radius, label=label,
-                                      behind=self.tool_options.paint_behind)  # fmt: skip
+                                      behind=self.tool_options.paint_behind,
+                                      protect=self.protect_mask(exclude=inst))  # fmt: skip
         return builder, colour
 
     def _in_frame(self, instance_id: int) -> bool:
@@ -176,15 +181,20 @@ class EditingMixin:
             if self.selected is None:
                 self.statusBar().showMessage("Select the object to cut the polygon out of", 5000)
                 return False
+            if self.refuse_locked(self.selected):
+                return False
             return self._apply_builder(lambda: self.session.polygon(self.frame_index, self.selected, points, erase=True),
                                        self.selected)  # fmt: skip
         target = self._target()
         if target is None:
             return False
         inst, label, _ = target
+        if self.refuse_locked(inst):
+            return False
         behind = self.tool_options.paint_behind
+        protect = self.protect_mask(exclude=inst)
         return self._apply_builder(lambda: self.session.polygon(self.frame_index, inst, points, label=label,
-                                                                behind=behind), inst)  # fmt: skip
+                                                                behind=behind, protect=protect), inst)  # fmt: skip
 
     def commit_fill(self, x: float, y: float) -> bool:
         """ToolHost: magic wand -- fill the region of similar colour around ``(x, y)``, bounded by
@@ -195,8 +205,11 @@ class EditingMixin:
         if target is None:
             return False
         inst, label, _ = target
+        if self.refuse_locked(inst):
+            return False
         image = self.loaded.frames[self.frame_index] if self.loaded.frames else None
         tolerance = self.tool_options.wand_tolerance
+        # Bounded by every object (locked or not): a fill never changes another object's pixels.
         ok = self._apply_builder(lambda: self.session.flood_fill(self.frame_index, inst, x, y, label=label,
                                                                  image=image, tolerance=tolerance), inst)  # fmt: skip
         if not ok:
@@ -244,6 +257,8 @@ class EditingMixin:
     def delete_selected(self) -> None:
         """Delete the selected object from this frame."""
         if self.selected is None or self.session is None or not self._in_frame(self.selected):
+            return
+        if self.refuse_locked(self.selected):
             return
         inst = self.selected
         if self.commit(DeleteObject(inst, self.frame_index), slot=False):

@@ -1,12 +1,13 @@
 """The objects of the current frame: visibility, selection, proposals to accept or reject,
-the object order (listed top first; raise and lower), and the threshold that reshapes a
-binary proposal before it is accepted."""
+the object order (listed top first; raise and lower), whether each sounds in this frame, a lock
+that keeps the tools off an object's pixels, and the threshold that reshapes a binary proposal
+before it is accepted."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -38,6 +39,9 @@ class ObjectRow:
     confidence: float | None
     area: int
     visible: bool = True
+    sounding: bool = True  # sounds in this frame (False: silent, left out of the AVS mask)
+    decided: bool = True  # a person decided whether it sounds here
+    locked: bool = False  # the tools leave its pixels alone
 
     @property
     def is_proposal(self) -> bool:
@@ -55,11 +59,18 @@ def _button(name: str, text: str, tip: str) -> QToolButton:
     return b
 
 
+#: Columns of the object list.
+COL_OBJECT, COL_SOURCE, COL_AREA, COL_SOUND, COL_LOCK = range(5)
+
+
 class ObjectPanel(QWidget):
     """List + buttons; the window connects the signals to commands."""
 
     objectSelected = Signal(object)  # instance id or None
     visibilityChanged = Signal(int, bool)
+    #: The "Sound" box of an object was clicked (the window toggles its sounding flag).
+    soundingToggled = Signal(int)
+    lockChanged = Signal(int, bool)
     acceptRequested = Signal()
     rejectRequested = Signal()
     acceptFrameRequested = Signal()
@@ -75,14 +86,19 @@ class ObjectPanel(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["Object", "Source", "Area"])
+        self.tree.setHeaderLabels(["Object", "Source", "Area", "Sound", "Lock"])
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.tree.setColumnWidth(1, 96)
-        self.tree.setColumnWidth(2, 64)
+        self.tree.setColumnWidth(COL_SOURCE, 78)
+        self.tree.setColumnWidth(COL_AREA, 52)
+        self.tree.setColumnWidth(COL_SOUND, 50)
+        self.tree.setColumnWidth(COL_LOCK, 38)
+        self.tree.headerItem().setToolTip(COL_SOUND, "Ticked: sounds in this frame (in its mask); "
+                                          "? = not decided yet. S toggles")  # fmt: skip
+        self.tree.headerItem().setToolTip(COL_LOCK, "Locked objects keep their pixels: no tool paints over them")
         self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tree.setMinimumHeight(120)
         self.hint = QLabel()
@@ -146,7 +162,18 @@ class ObjectPanel(QWidget):
         for row in rows:
             conf = "" if row.confidence is None else f" {row.confidence:.0%}"
             item = QTreeWidgetItem([f"#{row.instance_id}  {row.name}", KIND_TITLES.get(row.kind, row.kind) + conf,
-                                    f"{row.area:,}"])  # fmt: skip
+                                    f"{row.area:,}", "" if row.decided else "?", ""])  # fmt: skip
+            checked = {True: Qt.CheckState.Checked, False: Qt.CheckState.Unchecked}
+            item.setCheckState(COL_SOUND, checked[row.sounding])
+            item.setToolTip(COL_SOUND, ("Sounds in this frame" if row.sounding else "Silent in this frame: kept as "
+                                        "geometry, left out of the mask") +
+                            ("" if row.decided else " (not decided yet)") + ". Click or S to toggle")  # fmt: skip
+            item.setCheckState(COL_LOCK, checked[row.locked])
+            item.setToolTip(COL_LOCK, "Lock: brush, eraser, polygon, fill and outline edits leave its pixels alone")
+            if not row.sounding:
+                f = item.font(0)
+                f.setItalic(True)
+                item.setFont(0, f)
             item.setIcon(0, swatch(row.colour))
             item.setData(0, Qt.ItemDataRole.UserRole, row.instance_id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
@@ -235,7 +262,16 @@ class ObjectPanel(QWidget):
         self.objectSelected.emit(inst)
 
     def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
-        if self._updating or column != 0:
+        if self._updating or column not in (COL_OBJECT, COL_SOUND, COL_LOCK):
             return
-        self.visibilityChanged.emit(int(item.data(0, Qt.ItemDataRole.UserRole)),
-                                    item.checkState(0) == Qt.CheckState.Checked)  # fmt: skip
+        inst = int(item.data(0, Qt.ItemDataRole.UserRole))
+        on = item.checkState(column) == Qt.CheckState.Checked
+        if column == COL_OBJECT:
+            signal, args = self.visibilityChanged, (inst, on)
+        elif column == COL_SOUND:
+            signal, args = self.soundingToggled, (inst,)
+        else:
+            signal, args = self.lockChanged, (inst, on)
+        # Emitted once the item's own call returns: the window rebuilds the list, which
+        # deletes this item (deleting it inside its setData() crashes).
+        QTimer.singleShot(0, self, lambda: signal.emit(*args))

@@ -61,6 +61,8 @@ from avs_studio.gui.annotator.label_picker import LabelPicker
 from avs_studio.gui.annotator.object_panel import ObjectPanel, ObjectRow
 from avs_studio.gui.annotator.order_view import ObjectOrderMixin
 from avs_studio.gui.annotator.proposals import ModelCache, preload_model_code
+from avs_studio.gui.annotator.sounding import SoundingMixin
+from avs_studio.gui.annotator.speedups import SpeedupsMixin
 from avs_studio.gui.annotator.tools import make_tools
 from avs_studio.gui.common.actions import ActionsMixin
 from avs_studio.gui.common.qimage import icon, object_colour
@@ -69,7 +71,8 @@ from avs_studio.gui.common.shortcuts import BY_ID, sheet_html
 from avs_studio.gui.common.workers import JobBar
 
 
-class AnnotatorWindow(EditingMixin, GuardsMixin, ObjectOrderMixin, FilesMixin, ActionsMixin, QMainWindow):
+class AnnotatorWindow(SoundingMixin, SpeedupsMixin, EditingMixin, GuardsMixin, ObjectOrderMixin, FilesMixin,
+                      ActionsMixin, QMainWindow):
     """AVS Studio's annotator window.
 
     ``engine_factory(setting)`` replaces loading the model (tests inject a fake engine);
@@ -195,6 +198,8 @@ class AnnotatorWindow(EditingMixin, GuardsMixin, ObjectOrderMixin, FilesMixin, A
         self.resizeDocks([self.clips_dock, self.side_dock], [400, 350], Qt.Orientation.Horizontal)
 
         self._build_actions()
+        self._build_sounding()
+        self._build_speedups()
         self._build_menus()
         self._build_toolbars()
         self.cursor_label = QLabel()
@@ -349,6 +354,7 @@ class AnnotatorWindow(EditingMixin, GuardsMixin, ObjectOrderMixin, FilesMixin, A
         for sid in ("undo", "redo", None, "new_object", "delete_object", "deselect", "choose_label", None,
                     "raise_object", "lower_object"):  # fmt: skip
             m.addSeparator() if sid is None else m.addAction(ids[sid])
+        self._sounding_menu(m)
         m = mb.addMenu("&Tools")
         for name in self.tools:
             m.addAction(ids[f"tool_{name}"])
@@ -565,6 +571,7 @@ class AnnotatorWindow(EditingMixin, GuardsMixin, ObjectOrderMixin, FilesMixin, A
         self.strip.clear()
         self.canvas.set_objects([])
         self.canvas.set_image(None)
+        self.refresh_lanes()
         self._update_enabled()
 
     def refresh_clip_list(self) -> None:
@@ -616,6 +623,7 @@ class AnnotatorWindow(EditingMixin, GuardsMixin, ObjectOrderMixin, FilesMixin, A
         self.strip.set_frames(thumbs, list(loaded.record.frame_times), marks)
         self._load_media(loaded)
         self._update_clip_panel()
+        self._remember_clip_labels()
         self.show_frame(0)
         self.canvas.fit()
         self._update_enabled()
@@ -734,11 +742,11 @@ class AnnotatorWindow(EditingMixin, GuardsMixin, ObjectOrderMixin, FilesMixin, A
         for o in self.session.objects(self.frame_index):
             colour = object_colour(o.label, o.instance_id, binary=binary)
             name = "sounding object" if binary else labels.name(o.label)
-            visible = o.instance_id not in self.hidden
+            visible, locked = o.instance_id not in self.hidden, o.instance_id in self.locked
             canvas_objs.append(CanvasObject(o.instance_id, o.label, name, self.masks.mask(o), colour, o.provenance.is_proposal,
-                                            o.provenance.confidence, visible))  # fmt: skip
+                                            o.provenance.confidence, visible, sounding=o.sounding, locked=locked))  # fmt: skip
             rows.append(ObjectRow(o.instance_id, "object" if binary else name, colour, o.provenance.kind, o.provenance.confidence, o.area,
-                                  visible))  # fmt: skip
+                                  visible, o.sounding, o.sounding_decided, locked))  # fmt: skip
         present = {o.instance_id for o in canvas_objs}
         shown = self.selected if self.selected in present else None
         self.canvas.set_objects(canvas_objs, shown, binary=binary)  # bottom first, as exported
@@ -750,6 +758,7 @@ class AnnotatorWindow(EditingMixin, GuardsMixin, ObjectOrderMixin, FilesMixin, A
             self.labels.set_current(label)
         self.update_tool_target()
         self.refresh_export_view()
+        self.refresh_lanes()
 
     def _mark(self, k: int) -> str:
         objs = self.session.objects(k) if self.session is not None else []
@@ -805,6 +814,7 @@ class AnnotatorWindow(EditingMixin, GuardsMixin, ObjectOrderMixin, FilesMixin, A
         self.selected = instance_id
         self.canvas.set_selected(instance_id)
         self.objects.set_selected(instance_id)
+        self.refresh_lanes()
         self._update_threshold()
         if instance_id is not None and self.project is not None and not self.project.setting.is_binary:
             label = self.session.store.label_of(instance_id) if self.session is not None else None

@@ -95,12 +95,14 @@ def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
 
 @dataclass
 class FillLayer:
-    """One object to fill: its mask, colour and whether it is a (hatched) proposal."""
+    """One object to fill: its mask, colour, whether it is a (hatched) proposal, and whether
+    it is dimmed (an object silent in this frame: geometry, not part of the AVS mask)."""
 
     mask: np.ndarray
     colour: tuple[int, int, int]
     hatched: bool = False
     box: tuple[int, int, int, int] | None = None
+    dimmed: bool = False
 
 
 def _pixel32(rgb: tuple[int, int, int], alpha: int) -> np.uint32:
@@ -134,7 +136,9 @@ def paint_fills(out: np.ndarray, layers: list[FillLayer], alpha: int) -> np.ndar
         m = np.asarray(layer.mask[top:bottom, left:right])
         crop = m.view(bool) if m.dtype == np.uint8 and m.max(initial=0) <= 1 else m != 0
         region = out32[top:bottom, left:right]
-        if layer.hatched:
+        if layer.dimmed:  # silent: a faint fill, the dotted outline says the rest
+            np.copyto(region, _pixel32(layer.colour, alpha // 4), where=crop)
+        elif layer.hatched:
             stripe = _stripes(out32.shape)[top:bottom, left:right]
             np.copyto(region, _pixel32(layer.colour, alpha // 3), where=crop)
             np.copyto(region, _pixel32(layer.colour, min(255, alpha + 60)), where=crop & stripe)
@@ -214,7 +218,7 @@ def blend_objects(rgb: np.ndarray, layers: list[FillLayer], opacity: float = 0.5
         m = np.asarray(layer.mask) != 0
         if not m.any():
             continue
-        a = opacity * (0.6 if layer.hatched else 1.0)
+        a = opacity * (0.25 if layer.dimmed else 0.6 if layer.hatched else 1.0)
         out[m] = out[m] * (1 - a) + np.asarray(layer.colour, dtype=np.float32) * a
     return out.astype(np.uint8)
 

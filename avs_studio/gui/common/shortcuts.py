@@ -24,6 +24,10 @@ class Shortcut:
     keys: tuple[str, ...]
     help: str
     standard: QKeySequence.StandardKey | None = None
+    #: Shown as its own row of the sheet (False for the 2nd..9th of a family shown as one row).
+    in_sheet: bool = True
+    #: What the sheet shows in the keys column instead of the keys ("1 … 9").
+    display: str = ""
 
     def sequences(self) -> list[QKeySequence]:
         """The key sequences to bind: ours first, then the platform's other standard ones."""
@@ -50,6 +54,8 @@ class Shortcut:
 
     def key_text(self) -> str:
         """Keys as the sheet shows them: "Ctrl+Z", "Ctrl+Shift+Z or Ctrl+Y"."""
+        if self.display:
+            return self.display
         texts = [QKeySequence(k).toString(QKeySequence.SequenceFormat.NativeText) for k in self.keys]
         return " or ".join(dict.fromkeys(t for t in texts if t))
 
@@ -89,8 +95,25 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("tool_fill", "Tools", "Flood Fill", ("F",),
              "Magic wand: fill the connected region of similar colour under the click (tolerance in the "
              "tool options), bounded by other objects"),  # fmt: skip
+    Shortcut("tool_outline", "Tools", "Edit Outline", ("Shift+P",),
+             "Edit the selected object's outline as a polygon: drag vertices, click an edge to add one, "
+             "Shift+click (or Del after touching one) removes one; Enter commits (one undo step), Esc cancels"),
     Shortcut("brush_smaller", "Tools", "Smaller Brush", ("[",), "Brush and eraser radius -20%"),
     Shortcut("brush_larger", "Tools", "Larger Brush", ("]",), "Brush and eraser radius +25%"),
+    # Labels
+    *(Shortcut(f"recent_label_{n}", "Labels", "Recent Class 1-9", (str(n),),
+               "Give the selected object (or the next new one) the class on that number of the recent row "
+               "(AVSS)", in_sheet=n == 1, display="1 … 9") for n in range(1, 10)),
+    # Sounding
+    Shortcut("toggle_sounding", "Sounding", "Toggle Sounding", ("S",),
+             "Mark the selected object silent (or sounding again) in this frame: a silent object keeps its "
+             "mask but is left out of the frame's AVS mask and of every export"),
+    Shortcut("confirm_sounding", "Sounding", "Confirm Sounding", ("Shift+S",),
+             "Record that every object of this frame sounds (or not) as its lane shows: the frame needs no "
+             "decision any more"),
+    Shortcut("next_decision", "Sounding", "Next Decision", ("D",),
+             "Jump to the next frame with an object whose sounding nobody decided yet (disagreeing model "
+             "hints first within a frame) and select it"),
     # View
     Shortcut("zoom_in", "View", "Zoom In", ("Ctrl++", "Ctrl+="), "Zoom in (also Ctrl+wheel)", SK.ZoomIn),
     Shortcut("zoom_out", "View", "Zoom Out", ("Ctrl+-",), "Zoom out (also Ctrl+wheel)", SK.ZoomOut),
@@ -143,6 +166,8 @@ def sheet_html(shortcuts: Sequence[Shortcut] = SHORTCUTS, notes: str = _ANNOTATO
     rows = []
     group = None
     for s in shortcuts:
+        if not s.in_sheet:
+            continue
         if s.group != group:
             group = s.group
             rows.append(f"<tr><td colspan='3' class='group'>{_esc(group)}</td></tr>")

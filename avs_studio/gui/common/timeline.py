@@ -1,8 +1,10 @@
 """The timeline under the canvas: waveform, log-mel spectrogram, sampled frames, playhead.
 
 Lanes, top to bottom: a time ruler (seconds), the sampled-frame marks (numbered 1..N as
-the frame strip numbers them), the waveform (min/max per pixel column, RMS inside) and
-the log-mel spectrogram (the VGGish analysis every 10 ms, 64 mel bands 125 Hz - 7.5 kHz).
+the frame strip numbers them), the annotator's object lanes when it sets them (one per
+object: presence and sounding per sampled frame, see :mod:`~avs_studio.gui.common.lanes`;
+a click on a cell emits ``laneClicked``), the waveform (min/max per pixel column, RMS
+inside) and the log-mel spectrogram (the VGGish analysis every 10 ms, 64 mel bands 125 Hz - 7.5 kHz).
 Each sampled frame's audio window - VGGish example ``n`` hears ``[0.96 n, 0.96 n + 0.975)``
 s, which is *not* second ``n`` (``audio.md`` §4) - is a translucent band; the current
 frame's is highlighted.
@@ -54,6 +56,7 @@ from avs_studio.core.media.playback import (
     vggish_window,
     waveform_image,
 )
+from avs_studio.gui.common.lanes import LanesMixin, lanes_height, paint_lanes
 from avs_studio.gui.common.qimage import rgb_to_qimage, rgba_to_qimage
 from avs_studio.gui.common.workers import JobWorker, start
 
@@ -91,7 +94,7 @@ SCROLL_H = 12
 MAX_TILE = 4096  # spectrogram columns per QImage tile
 
 
-class TimelineWidget(QWidget):
+class TimelineWidget(LanesMixin, QWidget):
     """Waveform + spectrogram + sampled frames + playhead of one clip or video (see module doc).
 
     Times are seconds from the start of the audio given to :meth:`set_audio`.
@@ -102,6 +105,8 @@ class TimelineWidget(QWidget):
     segmentChanged = Signal(float, float)
     audioReady = Signal()
     viewChanged = Signal(float, float)
+    #: A click on an object lane: (instance id, frame), frame -1 on the lane's title.
+    laneClicked = Signal(int, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -143,6 +148,8 @@ class TimelineWidget(QWidget):
         self._drag_offset = 0.0
         self._static: QPixmap | None = None
         self._static_key: tuple | None = None
+        self._object_lanes: list = []  # LaneView, see LanesMixin
+        self._lane_selected: int | None = None
 
     # ------------------------------------------------------------------ data
     def set_audio(self, samples: np.ndarray | None, rate: float, duration: float | None = None) -> None:
@@ -312,12 +319,14 @@ class TimelineWidget(QWidget):
 
     def _lanes(self) -> dict[str, QRectF]:
         r = self._plot_rect()
-        top = RULER_H + MARKS_H
+        objects_h = lanes_height(len(self._object_lanes))
+        top = RULER_H + MARKS_H + objects_h
         rest = max(20.0, r.height() - top)
         wave_h = round(rest * 0.42)
         return {
             "ruler": QRectF(r.left(), 0, r.width(), RULER_H),
             "marks": QRectF(r.left(), RULER_H, r.width(), MARKS_H),
+            "objects": QRectF(r.left(), RULER_H + MARKS_H, r.width(), objects_h),
             "wave": QRectF(r.left(), top, r.width(), wave_h),
             "spec": QRectF(r.left(), top + wave_h + 1, r.width(), rest - wave_h - 1),
         }
@@ -416,7 +425,7 @@ class TimelineWidget(QWidget):
 
     # ------------------------------------------------------------------ painting
     def sizeHint(self) -> QSize:
-        return QSize(900, 210)
+        return QSize(900, 210 + lanes_height(len(self._object_lanes)))
 
     def resizeEvent(self, event) -> None:
         self._scroll.setGeometry(GUTTER, self.height() - SCROLL_H, max(1, self.width() - GUTTER - RIGHT_PAD), SCROLL_H)
@@ -440,9 +449,11 @@ class TimelineWidget(QWidget):
         p = QPainter(self)
         p.drawPixmap(0, 0, self._static)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        lanes = self._lanes()
+        paint_lanes(p, lanes["objects"], self.lanes(), self.frame_xs(), current=self._current,
+                    selected=self._lane_selected, font=self._font, gutter=GUTTER)  # fmt: skip
         # overlays may use the right margin (the last frame's flag sits near the end)
         p.setClipRect(QRectF(GUTTER, 0, self.width() - GUTTER, self.height() - SCROLL_H))
-        lanes = self._lanes()
         self._paint_windows(p, lanes)
         self._paint_marks(p, lanes)
         if self._segment_seconds is not None:
@@ -695,9 +706,12 @@ class TimelineWidget(QWidget):
         if event.button() != Qt.MouseButton.LeftButton or self._duration <= 0:
             return super().mousePressEvent(event)
         pos = event.position()
+        lane = self._lane_at(pos.y())
+        if lane == "objects":
+            self._lane_press(pos, GUTTER)
+            return
         if pos.x() < GUTTER:
             return
-        lane = self._lane_at(pos.y())
         if lane == "marks":
             n = self.frame_at(pos.x())
             if n is not None:
@@ -775,10 +789,12 @@ class TimelineWidget(QWidget):
 
     def _tooltip(self, event) -> None:
         pos = event.pos()
+        lane = self._lane_at(pos.y())
+        if lane == "objects" and self._lane_tooltip(event):
+            return
         if pos.x() < GUTTER or self._duration <= 0:
             QToolTip.hideText()
             return
-        lane = self._lane_at(pos.y())
         if lane == "marks":
             n = self.frame_at(pos.x())
             if n is not None:

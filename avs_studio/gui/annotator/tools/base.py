@@ -8,6 +8,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QCursor, QKeyEvent, QMouseEvent
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from avs_studio.core.project.edits import Command
     from avs_studio.core.project.painting import StrokeBuilder
     from avs_studio.gui.annotator.canvas import FrameCanvas
@@ -37,6 +39,13 @@ class ToolHost(Protocol):
 
     def select_object(self, instance_id: int | None) -> None:
         """Select an object of the current frame (None: no selection)."""
+
+    def outline_target(self) -> tuple[int, np.ndarray] | None:
+        """``(instance id, mask)`` of the object whose outline may be edited (the selected
+        one, when it is in the frame and not locked); None (after saying why) otherwise."""
+
+    def commit_outline(self, instance_id: int, mask: np.ndarray) -> bool:
+        """Replace an object's mask by an edited outline's (one undo step); True on success."""
 
 
 def image_point(scene: QPointF) -> tuple[float, float]:
