@@ -20,7 +20,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 from test_gui_annotator import click, drag, key, make_project, objects, open_project, wait_idle
 
-from avs_studio.gui.annotator.object_panel import COL_LOCK, COL_SOUND
+from avs_studio.gui.annotator.panels.object_panel import COL_LOCK, COL_SOUND
 from avs_studio.gui.common.lanes import cell_rect, cell_width
 
 # The annotator stories' fixtures: preferences in a temporary file, a window with a fake model.

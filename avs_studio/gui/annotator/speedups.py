@@ -10,7 +10,7 @@ outline editor's side of the window, and the minimap.
   changes another object's pixels. Locks belong to the window, one set per clip, and are
   not saved in the project.
 - **Recent classes** (AVSS): keys 1-9 choose the class on that number of the picker's
-  recent row (:class:`~avs_studio.gui.annotator.label_picker.RecentLabels`): the selected
+  recent row (:class:`~avs_studio.gui.annotator.panels.label_picker.RecentLabels`): the selected
   object is relabelled, or the next new object gets it.
 - **Outline edits** (:class:`~avs_studio.gui.annotator.tools.outline.OutlineTool`): the
   committed mask replaces the object's in one undo step, "Edit outline".

@@ -45,7 +45,6 @@ from avs_studio.core.errors import AVSError
 from avs_studio.core.project.project import ClipSession, Project
 from avs_studio.core.project.records import STATUS_TITLES, ClipRecord
 from avs_studio.gui.annotator.canvas import CanvasObject, FrameCanvas
-from avs_studio.gui.annotator.clip_list import ClipListPanel
 from avs_studio.gui.annotator.clip_loader import (
     LoadedClip,
     MaskCache,
@@ -55,11 +54,12 @@ from avs_studio.gui.annotator.clip_loader import (
 )
 from avs_studio.gui.annotator.editing import EditingMixin
 from avs_studio.gui.annotator.files import FilesMixin
-from avs_studio.gui.annotator.frame_strip import FrameStrip, frame_mark
 from avs_studio.gui.annotator.guards import GuardsMixin
-from avs_studio.gui.annotator.label_picker import LabelPicker
-from avs_studio.gui.annotator.object_panel import ObjectPanel, ObjectRow
 from avs_studio.gui.annotator.order_view import ObjectOrderMixin
+from avs_studio.gui.annotator.panels.clip_list import ClipListPanel
+from avs_studio.gui.annotator.panels.frame_strip import FrameStrip, frame_mark
+from avs_studio.gui.annotator.panels.label_picker import LabelPicker
+from avs_studio.gui.annotator.panels.object_panel import ObjectPanel, ObjectRow
 from avs_studio.gui.annotator.proposals import ModelCache, preload_model_code
 from avs_studio.gui.annotator.sounding import SoundingMixin
 from avs_studio.gui.annotator.speedups import SpeedupsMixin

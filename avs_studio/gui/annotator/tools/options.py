@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 from avs_studio.core.project.painting import WAND_TOLERANCE
-from avs_studio.gui.annotator.label_picker import swatch
+from avs_studio.gui.annotator.panels.label_picker import swatch
 
 
 class ToolOptions(QWidget):

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from avs_studio.gui.annotator.label_picker import swatch
+from avs_studio.gui.annotator.panels.label_picker import swatch
 from avs_studio.gui.common.qimage import icon
 
 KIND_TITLES = {"manual": "drawn", "proposal": "proposal", "accepted": "accepted", "dataset": "dataset",
