@@ -366,6 +366,9 @@ class MediaFile:
         demux = container.demux(stream)
         last_pts: int | None = None
         skipping = False
+        table = self._table or self.info.frame_table
+        # AVI with B-frames: decoder timestamps are not in presentation order (FrameTable)
+        positional = table is not None and table.positional
         if cursor:
             stream.codec_context.skip_frame = "DEFAULT"
         while True:
@@ -376,8 +379,10 @@ class MediaFile:
             except _FFMPEG_ERRORS:
                 packet = None  # unreadable rest of file: drain what the decoder holds
             if cursor:
+                # Positional streams decode every frame: a skipped one would shift the count.
                 skip = (
                     self._wanted is not None
+                    and not positional
                     and packet is not None
                     and packet.pts is not None
                     and packet.pts not in self._wanted
@@ -392,7 +397,15 @@ class MediaFile:
                 self.decode_errors += 1
                 frames = []
             for frame in frames:
-                if frame.pts is None:
+                if positional:
+                    # What the ffmpeg command line does (libavcodec's best-effort timestamp,
+                    # which falls back to the decode timestamps once the presentation ones
+                    # go backwards): the packet's dts, which runs in output order.
+                    if frame.dts is not None:
+                        frame.pts = frame.dts
+                    elif last_pts is not None:
+                        frame.pts = last_pts + 1
+                elif frame.pts is None:
                     # Some containers (AVI with B-frames) carry no timestamps.
                     frame.pts = 0 if last_pts is None else last_pts + 1
                 last_pts = frame.pts

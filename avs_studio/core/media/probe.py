@@ -105,6 +105,13 @@ class FrameTable:
     ``pts`` is sorted (presentation order); ``durations`` and ``keyframes`` follow it.
     All three are in the stream's ``time_base``. ``origin_pts`` is the file's start time
     in the same unit (time 0 for users and for the official pipeline).
+
+    ``positional`` is True for an AVI stream whose frames are reordered (B-frames, often
+    "packed" two to a packet): AVI stores no presentation times, so the timestamps the
+    decoder attaches to such frames do not follow the order it shows them in. The
+    decoder's output order is the presentation order, and the ffmpeg command line (the
+    official reader) numbers the frames in that order; so do we: the frame the decoder
+    outputs ``k``-th from a keyframe is the ``k``-th frame after it in ``pts``.
     """
 
     time_base: Fraction
@@ -112,6 +119,7 @@ class FrameTable:
     durations: np.ndarray
     keyframes: np.ndarray
     origin_pts: int
+    positional: bool = False
 
     def __len__(self) -> int:
         return int(self.pts.shape[0])
@@ -157,6 +165,7 @@ def read_frame_table(
     dur_list: list[int] = []
     key_list: list[bool] = []
     last = None
+    reordered = False  # some packet's pts differs from its dts: the stream has B-frames
     demux = container.demux(stream)
     while True:
         try:
@@ -170,19 +179,45 @@ def read_frame_table(
         p = packet.pts if packet.pts is not None else packet.dts
         if p is None:
             p = (last + max(dur_list[-1], 1)) if last is not None else 0
+        elif packet.pts is not None and packet.dts is not None and packet.pts != packet.dts:
+            reordered = True
         last = p
         pts_list.append(int(p))
         dur_list.append(int(packet.duration or 0))
         key_list.append(bool(packet.is_keyframe))
     pts = np.asarray(pts_list, dtype=np.int64)
     order = np.argsort(pts, kind="stable")
+    durations = np.asarray(dur_list, dtype=np.int64)[order]
+    fmt = container.format.name.split(",")
+    if reordered and "mov" in fmt:
+        durations = _legacy_mov_durations(stream, tb, durations)
     return FrameTable(
         time_base=Fraction(tb),
         pts=pts[order],
-        durations=np.asarray(dur_list, dtype=np.int64)[order],
+        durations=durations,
         keyframes=np.asarray(key_list, dtype=bool)[order],
         origin_pts=origin_in(container, tb),
+        positional=reordered and "avi" in fmt,
     )
+
+
+def _legacy_mov_durations(
+    stream: av.video.stream.VideoStream, tb: Fraction, durations: np.ndarray
+) -> np.ndarray:
+    """Packet durations of an MP4/MOV stream with B-frames as the official reader saw them.
+
+    The MP4 demuxer of ffmpeg 4.x/5.x (the official preprocessing ran ffmpeg 4.x through
+    imageio) sets no duration on packets of a stream with composition offsets (``ctts``);
+    libavformat then gives every packet one frame at ``r_frame_rate``
+    (``ff_compute_frame_duration``, rounded down). Newer demuxers (the one PyAV bundles)
+    give the sample's own duration instead, which differs on a variable-frame-rate file
+    and moves the official frame grid by a frame.
+    """
+    rate = _rate(stream.base_rate)
+    if rate is None:
+        return np.zeros_like(durations)
+    one = (tb.denominator * rate.denominator) // (tb.numerator * rate.numerator)
+    return np.full_like(durations, max(int(one), 0))
 
 
 def origin_in(container: av.container.InputContainer, time_base: Fraction) -> int:
