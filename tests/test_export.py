@@ -136,16 +136,19 @@ def test_export_to_avsbench_layouts_and_reload(s4_dataset, avss_dataset, tmp_pat
     gt, ds = load_masks(s4_dataset.root)
     out = tmp_path / "ms3"
     summary = write_avsbench(out, gt, "ms3", dataset=ds)
-    assert summary.clips == 3
+    # The S4 train clip carries one mask; the official MS3 loader reads five: left out, named.
+    assert summary.clips == 2 and [x.clip_id for x in summary.left_out] == ["clip1"]
+    assert any("1 clip(s) left out" in n and "clip1" in n for n in summary.notes)
     ms3 = open_dataset(out)
     assert ms3.setting is Setting.MS3
     assert np.array_equal(ms3.get("clip0").frame(2), ds.get("clip0").frame(2))
     back, _ = load_masks(out)
-    _same_masks(gt, back)
+    _same_masks(MaskSet(gt.setting, [f for f in gt if f.clip_id != "clip1"]), back)
     # AVSS class masks can become binary (any class = sounding), at 224x224
     agt, ads = load_masks(avss_dataset.root)
     s = write_avsbench(tmp_path / "s4", agt, "s4", dataset=ads)
     assert any("resized" in n for n in s.notes) and any("binary" in n for n in s.notes)
+    assert [x.clip_id for x in s.left_out] == ["v0_0_10000"]  # a 10-frame v2 clip is no S4 clip
     # and AVSS round-trips through its own layout
     write_avsbench(tmp_path / "avss", agt, "avss", dataset=ads)
     _same_masks(agt, load_masks(tmp_path / "avss")[0])

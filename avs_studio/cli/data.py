@@ -65,12 +65,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def _write_masks(masks, dataset, target: str, out: Path, args: argparse.Namespace) -> int:
     from avs_studio.core import export as ex
+    from avs_studio.core.export.layout import output_folder
 
     if len(masks) == 0:
         raise AVSError(f"{args.src}: no masks to write (check --split)")
     t0 = time.perf_counter()
     failures: list[str] = []
-    with progress_bar(f"export {target}", "mask", quiet=args.quiet) as prog:
+    left_out = []
+    with output_folder(out), progress_bar(f"export {target}", "mask", quiet=args.quiet) as prog:
         token = CancelToken()
         if target == "coco":
             dest = out if out.suffix.lower() == ".json" else out / "annotations.json"
@@ -84,9 +86,13 @@ def _write_masks(masks, dataset, target: str, out: Path, args: argparse.Namespac
             line = f"wrote {n} PNG masks to {out}"
         else:
             layout = target.split("-", 1)[1]
-            s = ex.write_avsbench(out, masks, layout, dataset=dataset, progress=prog, cancel=token)
-            failures = s.failures
+            writer = logmel_pickle_writer() if layout in ("s4", "ms3") and dataset is not None else None
+            s = ex.write_avsbench(out, masks, layout, dataset=dataset, log_mel_writer=writer, progress=prog,
+                                  cancel=token)  # fmt: skip
+            failures, left_out = s.failures, s.left_out
             line = f"wrote {s.clips} clips ({s.masks} masks) as {layout.upper()} under {out}"
+            if left_out:
+                line += f", {len(left_out)} clip(s) left out"
             for note in s.notes:
                 print(f"note: {note}", file=sys.stderr)
     for failure in failures[:20]:
@@ -95,7 +101,7 @@ def _write_masks(masks, dataset, target: str, out: Path, args: argparse.Namespac
         print(f"skipped: ... and {len(failures) - 20} more", file=sys.stderr)
     bad = f", {len(failures)} unreadable mask(s) skipped" if failures else ""
     print(f"{line}{bad} in {time.perf_counter() - t0:.1f} s")
-    return EXIT_PARTIAL if failures else 0
+    return EXIT_PARTIAL if failures or left_out else 0
 
 
 def _mask_options(p: argparse.ArgumentParser, settings: list[str]) -> None:

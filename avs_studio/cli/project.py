@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from avs_studio.cli.common import logmel_pickle_writer, progress_bar
+from avs_studio.cli.common import EXIT_PARTIAL, logmel_pickle_writer, progress_bar
 from avs_studio.core.errors import AVSError
 from avs_studio.core.jobs import CancelToken
 from avs_studio.core.setting import Setting
@@ -120,8 +120,14 @@ def cmd_export(args: argparse.Namespace) -> int:
             log_mel_writer=writer, progress=prog, cancel=CancelToken(),
         )  # fmt: skip
     _report_failures([], summary.notes)
+    for clip_id, where in list(summary.open_proposals.items())[: args.show]:
+        frames = sorted({f + 1 for f, _ in where})
+        print(f"open proposals: {clip_id}: {len(where)} on frame(s) {', '.join(map(str, frames))}", file=sys.stderr)
+    for left in summary.left_out[: args.show]:
+        print(f"left out: {left}", file=sys.stderr)
     print(f"{summary.line()} in {time.perf_counter() - t0:.1f} s")
-    return 0
+    # Something was not exported (clips the layout cannot hold, open proposals): say so.
+    return 0 if summary.complete else EXIT_PARTIAL
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -214,6 +220,7 @@ def add_project_parser(subparsers) -> None:
                    help="polygon masks with holes: 'lose' (spec rule) or keep them as RLE")  # fmt: skip
     e.add_argument("--no-media", action="store_true", help="AVSBench: masks and metadata only")
     e.add_argument("--include-proposals", action="store_true", help="export unaccepted proposals too")
+    e.add_argument("--show", type=int, default=20, help="clips left out or with open proposals to list")
     e.set_defaults(func=cmd_export)
 
     i = sub.add_parser("import", help="import COCO / PNG / AVSBench masks as objects")

@@ -33,6 +33,7 @@ from avs_studio.core.datasets.common import (
     safe_name,
     write_clip_audio,
     write_csv,
+    write_frame,
     write_jpeg_rgb,
 )
 from avs_studio.core.errors import AVSError, DatasetError
@@ -250,7 +251,7 @@ class AVSSWriter:
         if frames is not None:
             check_frames(frames, n, uid, size224=False)
             for k, rgb in enumerate(frames):
-                write_jpeg_rgb(lay.frame_path(subset, uid, k), rgb)
+                write_frame(lay.frame_path(subset, uid, k), rgb, write_jpeg_rgb)
         for k, label in sorted((masks or {}).items()):
             if not 0 <= k < n:
                 raise DatasetError(f"{uid}: mask index {k} out of range 0..{n - 1}")

@@ -137,6 +137,14 @@ def read_rgb(path: Path) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
+def write_frame(path: Path, frame: np.ndarray | Path, encode: Callable[[Path, np.ndarray], None]) -> None:
+    """Write one frame: a file path is copied byte for byte, pixels are encoded."""
+    if isinstance(frame, (str, os.PathLike)):
+        copy_atomic(Path(frame), path)
+    else:
+        encode(path, frame)
+
+
 def write_png_rgb(path: Path, rgb: np.ndarray) -> None:
     """Write an RGB uint8 frame as PNG, atomically."""
     with atomic_path(path, suffix=".png") as tmp:
@@ -286,11 +294,16 @@ def check_224(arr: np.ndarray, what: str) -> None:
         raise DatasetError(f"{what} is {shape[1]}x{shape[0]}, the layout needs 224x224")
 
 
-def check_frames(frames: Sequence[np.ndarray], count: int, name: str, *, size224: bool = True) -> None:
-    """Refuse a frame list of the wrong length (or, for S4/MS3, frames not 224 x 224)."""
+def check_frames(frames: Sequence[np.ndarray | Path], count: int, name: str, *, size224: bool = True) -> None:
+    """Refuse a frame list of the wrong length (or, for S4/MS3, frames not 224 x 224).
+
+    A frame given as a file path is copied as it is; the caller checked that it fits.
+    """
     if len(frames) != count:
         raise DatasetError(f"{name}: expected {count} frames, got {len(frames)}")
     for k, rgb in enumerate(frames):
+        if isinstance(rgb, (str, os.PathLike)):
+            continue
         a = np.asarray(rgb)
         if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
             raise DatasetError(f"{name} frame {k}: expected RGB uint8 [H, W, 3], got {a.dtype} {a.shape}")

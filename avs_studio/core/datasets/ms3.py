@@ -32,6 +32,7 @@ from avs_studio.core.datasets.common import (
     safe_name,
     write_clip_audio,
     write_csv,
+    write_frame,
     write_png_rgb,
 )
 from avs_studio.core.errors import AVSError, DatasetError
@@ -168,6 +169,7 @@ class MS3Writer:
         wav: tuple[np.ndarray, int] | Path | None = None,
         video: Path | None = None,
         log_mel_writer: LogMelWriter | None = None,
+        log_mel: Path | None = None,
     ) -> None:
         """Write one clip's files (masks by 0-based frame); see :class:`S4Writer`."""
         safe_name(vid, "video id")
@@ -176,14 +178,17 @@ class MS3Writer:
         if frames is not None:
             check_frames(frames, FRAMES, vid)
             for k, rgb in enumerate(frames):
-                write_png_rgb(lay.frame_path(split, vid, k), rgb)
+                write_frame(lay.frame_path(split, vid, k), rgb, write_png_rgb)
         for k, m in sorted((masks or {}).items()):
             if not 0 <= k < FRAMES:
                 raise DatasetError(f"{vid}: mask index {k} out of range 0..{FRAMES - 1}")
             check_224(m, f"{vid} mask {k}")
             write_binary_mask(lay.mask_path(split, vid, k), m)
         if wav is not None:
-            write_clip_audio(lay.wav_path(split, vid), wav, lay.logmel_path(split, vid), log_mel_writer)
+            write_clip_audio(lay.wav_path(split, vid), wav, lay.logmel_path(split, vid),
+                             None if log_mel is not None else log_mel_writer)  # fmt: skip
+        if log_mel is not None:
+            copy_atomic(log_mel, lay.logmel_path(split, vid))
         if video is not None:
             copy_atomic(video, lay.video_path(vid))
         self.rows.append((vid, split))

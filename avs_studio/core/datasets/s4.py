@@ -32,6 +32,7 @@ from avs_studio.core.datasets.common import (
     safe_name,
     write_clip_audio,
     write_csv,
+    write_frame,
     write_png_rgb,
 )
 from avs_studio.core.errors import AVSError, DatasetError
@@ -179,12 +180,15 @@ class S4Writer:
         wav: tuple[np.ndarray, int] | Path | None = None,
         video: Path | None = None,
         log_mel_writer: LogMelWriter | None = None,
+        log_mel: Path | None = None,
     ) -> None:
         """Write one clip's files; masks by 0-based frame (S4 train keeps only frame 0).
 
-        ``frames`` must be 224 x 224 RGB. ``wav`` is (samples, rate). ``video`` is copied
-        to ``raw_videos``. ``log_mel_writer(pkl_path, wav_path)`` writes the ``.pkl``
-        (a pickled torch tensor, so the caller, which may import torch, supplies it).
+        ``frames`` must be 224 x 224 RGB (arrays, or PNG files copied as they are). ``wav``
+        is (samples, rate) or a WAV file. ``video`` is copied to ``raw_videos``.
+        ``log_mel_writer(pkl_path, wav_path)`` writes the ``.pkl`` (a pickled torch tensor,
+        so the caller, which may import torch, supplies it); ``log_mel`` is an existing
+        ``.pkl`` copied instead.
         """
         safe_name(name, "clip name")
         safe_name(category, "category")
@@ -193,15 +197,17 @@ class S4Writer:
         if frames is not None:
             check_frames(frames, FRAMES, name)
             for k, rgb in enumerate(frames):
-                write_png_rgb(lay.frame_path(split, category, name, k), rgb)
+                write_frame(lay.frame_path(split, category, name, k), rgb, write_png_rgb)
         for k, m in sorted((masks or {}).items()):
             if split == "train" and k != 0:
                 continue
             check_224(m, f"{name} mask {k}")
             write_binary_mask(lay.mask_path(split, category, name, k), m)
         if wav is not None:
-            write_clip_audio(lay.wav_path(split, category, name), wav,
-                             lay.logmel_path(split, category, name), log_mel_writer)
+            write_clip_audio(lay.wav_path(split, category, name), wav, lay.logmel_path(split, category, name),
+                             None if log_mel is not None else log_mel_writer)  # fmt: skip
+        if log_mel is not None:
+            copy_atomic(log_mel, lay.logmel_path(split, category, name))
         if video is not None:
             copy_atomic(video, lay.video_path(split, category, name))
         self.rows.append((name, int(start), category, split))

@@ -143,6 +143,8 @@ def _image_entry(setting: Setting, fm: FrameMask, image_id: int, shape: tuple[in
         image["avs_category"] = fm.category
     if fm.subset:
         image["subset"] = fm.subset
+    for key, value in fm.meta.items():  # the clip's metadata columns (S4 start, AVSS vid, ...)
+        image[f"avs_{key}"] = value
     return image
 
 
@@ -191,9 +193,13 @@ def _fail(path: Path, msg: str) -> FormatError:
 def read_coco(path: str | os.PathLike[str], setting: Setting | str | None = None) -> MaskSet:
     """Read a COCO instances JSON back into a MaskSet (masks rebuilt per image).
 
-    The setting comes from ``info.setting`` (written by AVS Studio), the ``setting``
-    argument, or the categories (70 -> AVSS). Images are mapped to clips by the extra
-    ``video``/``frame_index`` keys, else by parsing the official ``file_name``.
+    The setting comes from the ``setting`` argument, ``info.setting`` (written by AVS
+    Studio), the categories (70 -> AVSS) or the frame paths (``s4_data`` / ``ms3_data``,
+    as other tools keep the official ``file_name``). Images are mapped to clips by the
+    extra ``video``/``frame_index`` keys, else by parsing the official ``file_name``,
+    which also gives the S4 split and category and the AVSS subset. A ``background``
+    category is ignored; AVSS categories are matched by name, so ids that follow
+    another numbering (Datumaro's label order) still give the palette classes.
     """
     path = Path(path)
     try:
@@ -210,15 +216,13 @@ def read_coco(path: str | os.PathLike[str], setting: Setting | str | None = None
         if not isinstance(data[key], list):
             raise _fail(path, f"'{key}' must be a list")
     info = data.get("info") if isinstance(data.get("info"), dict) else {}
-    resolved = _resolve_setting(path, setting, info, data["categories"])
-    cat_ids = {c.get("id") for c in data["categories"] if isinstance(c, dict)}
-    if resolved.is_binary and cat_ids != {1}:
-        raise _fail(path, f"binary settings use one category with id 1, found ids {sorted(cat_ids)[:5]}")
+    resolved = _resolve_setting(path, setting, info, data["categories"], data["images"])
+    class_of = category_map(path, resolved, data["categories"])
     by_image: dict[int, list[dict]] = {}
     for ann in data["annotations"]:
         if not isinstance(ann, dict) or "image_id" not in ann or "segmentation" not in ann:
             raise _fail(path, f"malformed annotation {str(ann)[:80]}")
-        if ann.get("category_id") not in cat_ids:
+        if ann.get("category_id") not in class_of:
             raise _fail(path, f"annotation {ann.get('id')} has unknown category {ann.get('category_id')}")
         by_image.setdefault(ann["image_id"], []).append(ann)
     known_ids = set()
@@ -226,7 +230,7 @@ def read_coco(path: str | os.PathLike[str], setting: Setting | str | None = None
     for img in data["images"]:
         fm = _frame_from_image(path, img, resolved)
         known_ids.add(img["id"])
-        mask = _rasterise(path, img, by_image.get(img["id"], []), resolved)
+        mask = _rasterise(path, img, by_image.get(img["id"], []), resolved, class_of)
         fm._mask = mask
         out.frames.append(fm)
     orphans = set(by_image) - known_ids
@@ -235,23 +239,57 @@ def read_coco(path: str | os.PathLike[str], setting: Setting | str | None = None
     return out
 
 
-def _resolve_setting(path: Path, setting, info: dict, cats: list) -> Setting:
+_BACKGROUND_NAMES = {"background", "_background_", "__background__", "bg"}
+
+
+def category_map(path: Path, setting: Setting, cats: list) -> dict[Any, int]:
+    """COCO category id -> class written into the mask (0 = background, not drawn).
+
+    Binary settings: every category but a background one is the sounding object (1).
+    AVSS: by name when every name is a palette class (whatever the ids), else by id, which
+    must then be the palette position 1..70.
+    """
+    entries = [c for c in cats if isinstance(c, dict) and "id" in c]
+    names = {c["id"]: str(c.get("name", "")).strip() for c in entries}
+    background = {i for i, n in names.items() if n.lower() in _BACKGROUND_NAMES}
+    if setting.is_binary:
+        fg = [i for i in names if i not in background]
+        if not fg:
+            raise _fail(path, "no category besides background: nothing marks the sounding object")
+        return {i: (0 if i in background else 1) for i in names}
+    index = {n: k for k, n in enumerate(CLASS_NAMES)}
+    if all(n in index for i, n in names.items() if i not in background):
+        return {i: (0 if i in background else index[n]) for i, n in names.items()}
+    ids = {i for i in names if i not in background}
+    if not all(isinstance(i, int) and 1 <= i < NUM_CLASSES for i in ids):
+        unknown = sorted(n for i, n in names.items() if n not in index and i not in background)[:3]
+        raise _fail(path, f"AVSS categories must be the palette classes (unknown names {unknown}) "
+                          "or carry their palette positions 1..70 as ids")  # fmt: skip
+    return {i: (0 if i in background else int(i)) for i in names}
+
+
+def _resolve_setting(path: Path, setting, info: dict, cats: list, images: list) -> Setting:
     if setting is not None:
-        resolved = Setting.parse(setting)
-    elif "setting" in info:
+        return Setting.parse(setting)
+    if "setting" in info:
         try:
-            resolved = Setting.parse(info["setting"])
+            return Setting.parse(info["setting"])
         except ValueError as exc:
             raise _fail(path, str(exc)) from None
-    elif len(cats) == NUM_CLASSES - 1:
-        resolved = Setting.AVSS
-    else:
-        raise _fail(path, "cannot tell S4 from MS3 from a one-category file: pass --setting")
-    if resolved is Setting.AVSS:
-        ids = {c.get("id") for c in cats if isinstance(c, dict)}
-        if not ids <= set(range(1, NUM_CLASSES)):
-            raise _fail(path, "AVSS category ids must lie in 1..70 (the palette positions)")
-    return resolved
+    named = [c for c in cats if isinstance(c, dict)
+             and str(c.get("name", "")).strip().lower() not in _BACKGROUND_NAMES]  # fmt: skip
+    if len(named) > 1:
+        return Setting.AVSS
+    from avs_studio.core.export.names import setting_of_frame_path
+
+    found = {setting_of_frame_path(str(img.get("file_name", ""))) for img in images if isinstance(img, dict)}
+    found.discard(None)
+    if len(found) == 1:
+        return found.pop()
+    if found:
+        raise _fail(path, f"the frame paths mix settings ({', '.join(sorted(s.value for s in found))})")
+    raise _fail(path, "cannot tell S4 from MS3 from a one-category file whose frame paths name "
+                      "neither s4_data nor ms3_data: pass --setting")  # fmt: skip
 
 
 def _frame_from_image(path: Path, img: Any, setting: Setting) -> FrameMask:
@@ -264,22 +302,25 @@ def _frame_from_image(path: Path, img: Any, setting: Setting) -> FrameMask:
         img["width"], img["height"]
     ) <= 0:
         raise _fail(path, f"image {img['id']} has an invalid size")
+    from avs_studio.core.export.maskset import clip_meta
+    from avs_studio.core.export.names import FrameName, parse_frame_path
+
+    parsed = parse_frame_path(str(img["file_name"]), setting) or FrameName("", -1)
     if "video" in img and "frame_index" in img:
         clip_id, frame = str(img["video"]), int(img["frame_index"])
+    elif parsed.frame >= 0:
+        clip_id, frame = parsed.clip_id, parsed.frame
     else:
-        from avs_studio.core.export.names import parse_frame_name
-
-        parsed = parse_frame_name(str(img["file_name"]), setting)
-        if parsed is None:
-            raise _fail(path, f"image {img['id']}: cannot tell the clip and frame of {img['file_name']!r}")
-        clip_id, frame = parsed
+        raise _fail(path, f"image {img['id']}: cannot tell the clip and frame of {img['file_name']!r}")
+    meta = clip_meta(setting, {k[4:]: v for k, v in img.items() if k.startswith("avs_")})
     return FrameMask(
-        clip_id=clip_id, frame=frame, file_name=str(img["file_name"]), split=str(img.get("split", "")),
-        category=str(img.get("avs_category", "")), subset=str(img.get("subset", "")),
+        clip_id=clip_id, frame=frame, file_name=str(img["file_name"]),
+        split=str(img.get("split") or parsed.split), category=str(img.get("avs_category") or parsed.category),
+        subset=str(img.get("subset") or parsed.subset), meta=meta,
     )  # fmt: skip
 
 
-def _rasterise(path: Path, img: dict, anns: list[dict], setting: Setting) -> np.ndarray:
+def _rasterise(path: Path, img: dict, anns: list[dict], setting: Setting, class_of: dict) -> np.ndarray:
     h, w = int(img["height"]), int(img["width"])
     out = np.zeros((h, w), dtype=np.uint8)
     for ann in anns:
@@ -295,8 +336,11 @@ def _rasterise(path: Path, img: dict, anns: list[dict], setting: Setting) -> np.
                 raise MaskError(f"unknown segmentation type {type(seg).__name__}")
         except MaskError as exc:
             raise _fail(path, f"annotation {ann.get('id')}: {exc}") from None
+        value = class_of[ann["category_id"]]
+        if not value:
+            continue  # a background region draws nothing
         if setting.is_binary:
             out |= m
         else:
-            out[m.astype(bool)] = int(ann["category_id"])
+            out[m.astype(bool)] = value
     return out

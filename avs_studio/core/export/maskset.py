@@ -22,6 +22,8 @@ class FrameMask:
 
     ``frame`` is 0-based. The mask is uint8 {0, 1} for S4/MS3 and a uint8 class-index map
     for AVSS. ``file_name`` is the frame's official path relative to the dataset root.
+    ``meta`` holds the clip's metadata columns, so that a round trip through any format
+    writes them back: S4 ``start``; AVSS ``vid``, ``s_min``, ``s_sec``, ``a_obj``.
     """
 
     clip_id: str
@@ -31,6 +33,7 @@ class FrameMask:
     category: str = ""
     subset: str = ""
     loader: Callable[[], np.ndarray] | None = field(default=None, repr=False)
+    meta: dict = field(default_factory=dict)
     _mask: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -121,8 +124,34 @@ def from_dataset(
                 FrameMask(
                     clip_id=clip.clip_id, frame=k, file_name=rel, split=clip.split,
                     category=clip.category, subset=clip.subset, loader=loader,
+                    meta=clip_meta(dataset.setting, clip.meta),
                 )
             )  # fmt: skip
+    return out
+
+
+#: The metadata columns of each setting that a MaskSet carries from clip to clip.
+META_KEYS = {Setting.S4: ("start",), Setting.MS3: (), Setting.AVSS: ("vid", "s_min", "s_sec", "a_obj")}
+_INT_KEYS = {"start", "s_min", "s_sec"}
+
+
+def clip_meta(setting: Setting, values: dict) -> dict:
+    """The metadata columns of ``setting`` found in ``values`` (numbers as int, text as str).
+
+    Values that do not parse are left out rather than guessed.
+    """
+    out: dict = {}
+    for key in META_KEYS[setting]:
+        v = values.get(key)
+        if v is None or v == "":
+            continue
+        if key in _INT_KEYS:
+            try:
+                out[key] = int(v)
+            except (TypeError, ValueError):
+                continue
+        else:
+            out[key] = str(v)
     return out
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from avs_studio.core.errors import FormatError, MaskError
-from avs_studio.core.export.maskset import FrameMask, MaskSet
+from avs_studio.core.export.maskset import FrameMask, MaskSet, clip_meta
 from avs_studio.core.fsutil import (
     atomic_dir,
     atomic_write_text,
@@ -67,10 +67,13 @@ def write_png_masks(
                 write_binary_mask(target, pixels)
             else:
                 write_index_mask(target, pixels)
-            entries.append({
+            entry = {
                 "clip_id": fm.clip_id, "frame": fm.frame, "file": rel, "source": fm.file_name,
                 "split": fm.split, "category": fm.category, "subset": fm.subset,
-            })  # fmt: skip
+            }  # fmt: skip
+            if fm.meta:
+                entry["meta"] = dict(fm.meta)
+            entries.append(entry)
             fm.release()
             progress(i, len(masks), fm.clip_id)
         manifest = {
@@ -107,6 +110,7 @@ def read_png_masks(folder: str | os.PathLike[str], setting: Setting | str | None
                 clip_id=clip_id, frame=frame, file_name=str(e.get("source") or rel),
                 split=str(e.get("split", "")), category=str(e.get("category", "")),
                 subset=str(e.get("subset", "")), loader=_loader(path, resolved),
+                meta=clip_meta(resolved, e["meta"]) if isinstance(e.get("meta"), dict) else {},
             ))  # fmt: skip
         return out
     if setting is None:

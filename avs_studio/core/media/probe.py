@@ -395,6 +395,20 @@ def _fmt_rate(rate: Fraction | None) -> str:
     return f"{f:.3f}".rstrip("0").rstrip(".") if rate.denominator != 1 else str(rate.numerator)
 
 
+def segment_bounds(table: FrameTable, start: float, seconds: float) -> tuple[int, int]:
+    """Ordinals ``[first, last)`` of the frames shown in ``[start, start + seconds)``.
+
+    The frames whose presentation time is at or after ``start`` and before the end, in
+    the stream's own time base (what an exact cut of the segment holds).
+    """
+    tb = table.time_base
+    lo = table.origin_pts + official.rescale_q(round(start * AV_TIME_BASE_INT), Fraction(1, AV_TIME_BASE_INT), tb)
+    hi = table.origin_pts + official.rescale_q(
+        round((start + seconds) * AV_TIME_BASE_INT), Fraction(1, AV_TIME_BASE_INT), tb
+    )
+    return int(np.searchsorted(table.pts, lo, side="left")), int(np.searchsorted(table.pts, hi, side="left"))
+
+
 def official_sampling(
     table: FrameTable,
     video: VideoStreamInfo,
@@ -423,16 +437,9 @@ def official_sampling(
     if not rate:
         raise media_error(path, "the video has no usable frame rate")
     if start > 0:
-        lo = table.origin_pts + official.rescale_q(
-            round(start * AV_TIME_BASE_INT), Fraction(1, AV_TIME_BASE_INT), tb
-        )
-        hi = table.origin_pts + official.rescale_q(
-            round((start + seconds) * AV_TIME_BASE_INT), Fraction(1, AV_TIME_BASE_INT), tb
-        )
-        first = int(np.searchsorted(table.pts, lo, side="left"))
-        last = int(np.searchsorted(table.pts, hi, side="left"))
+        first, last = segment_bounds(table, start, seconds)
         # The cut file is modelled as starting with its first frame at 0.
-        origin = int(table.pts[first]) if first < len(table) else lo
+        origin = int(table.pts[first]) if first < len(table) else table.origin_pts
     else:
         first, last, origin = 0, len(table), table.origin_pts
     if last <= first:

@@ -30,6 +30,7 @@ from avs_studio.core.media.probe import (
     open_container,
     pick_video_stream,
     read_frame_table,
+    segment_bounds,
 )
 
 _FFMPEG_ERRORS = (av.FFmpegError, OSError)
@@ -72,6 +73,8 @@ def _default_pix_fmt(codec: str, width: int, height: int) -> str:
     if codec in ("libx264", "h264"):
         # 4:2:0 needs even sizes; 4:4:4 (High 4:4:4 profile) takes any size.
         return "yuv444p" if odd else "yuv420p"
+    if codec == "libx264rgb":
+        return "rgb24"
     if codec == "mjpeg":
         return "yuvj444p" if odd else "yuvj420p"
     if codec in ("ffv1", "png", "rawvideo"):
@@ -81,7 +84,7 @@ def _default_pix_fmt(codec: str, width: int, height: int) -> str:
 
 def _video_options(codec: str, crf: int | None, threads: int) -> dict[str, str]:
     opts = {"threads": str(threads)}
-    if codec == "libx264":
+    if codec in ("libx264", "libx264rgb"):
         opts.update(crf=str(23 if crf is None else crf), preset="veryfast")
     elif codec == "libvpx-vp9":
         opts.update(
@@ -334,6 +337,7 @@ def trim_video(
     duration: float,
     *,
     reencode: bool = False,
+    exact: bool = False,
 ) -> TrimResult:
     """Cut ``[start, start+duration)`` of ``src`` into ``dst``.
 
@@ -346,27 +350,76 @@ def trim_video(
     and the audio samples of that span are re-encoded with :func:`write_video`'s
     defaults for ``dst``'s extension, frame timing preserved and pictures stored upright
     (a rotation flag of the source is applied, not copied).
+
+    ``exact=True`` is the cut a dataset export needs: it begins with the first frame at
+    or after ``start`` (at time 0, the audio from ``start``), and decoding it gives the
+    very pixels decoded from the source, so the official preprocessing run on the cut
+    picks the frames a clip of ``[start, start+duration)`` shows. The packets are copied
+    when that frame is a keyframe; otherwise the span is re-encoded losslessly (H.264 in
+    RGB, ``libx264rgb``, no B-frames), which makes a larger file.
     """
     src, dst = Path(src), Path(dst)
     if not (math.isfinite(start) and math.isfinite(duration)) or start < 0 or duration <= 0:
         raise ValueError("start must be >= 0 and duration > 0 (seconds)")
     if src.resolve() == dst.resolve():
         raise media_error(dst, "cannot trim a file onto itself")
+    if exact:
+        return _trim_exact(src, dst, start, duration)
     if reencode:
         return _trim_reencode(src, dst, start, duration)
     return _trim_copy(src, dst, start, duration)
 
 
-def _trim_copy(src: Path, dst: Path, start: float, duration: float) -> TrimResult:
-    muxer = CONTAINERS.get(dst.suffix.lower(), (None,))[0]
-    end = start + duration
+def _trim_exact(src: Path, dst: Path, start: float, duration: float) -> TrimResult:
     with open_container(src) as probe_c:
         vs0 = pick_video_stream(probe_c)
-        table = read_frame_table(probe_c, vs0) if vs0 is not None else None
-    cut = start
-    if table is not None and len(table):
-        cut_pts = int(table.pts[table.keyframe_before(table.ordinal_at(start))])
-        cut = float((cut_pts - table.origin_pts) * table.time_base)
+        if vs0 is None:
+            raise media_error(src, "has no video stream to cut")
+        table = read_frame_table(probe_c, vs0)
+    first, last = segment_bounds(table, start, duration)
+    if last <= first:
+        raise media_error(src, f"has no frames between {start:g} s and {start + duration:g} s")
+    if table.keyframes[first] and not table.positional:
+        cut = float(table.times[first])
+        try:
+            return _trim_copy(src, dst, start, duration, cut=cut)
+        except MediaError:
+            pass  # the container cannot take the codecs: re-encode
+    return _trim_lossless(src, dst, start, duration, table, first, last)
+
+
+def _trim_lossless(src: Path, dst: Path, start: float, duration: float, table, first: int,
+                   last: int) -> TrimResult:  # fmt: skip
+    from avs_studio.core.media.decode import open_media
+
+    times = table.times[first:last]
+    frame_times = [float(t - times[0]) for t in times]
+    with open_media(src) as mf:
+        video = mf.info.video
+        assert video is not None
+        pcm, rate = mf.audio(start, duration) if mf.has_audio else (None, 16000)
+        fps = video.guessed_rate or video.avg_rate or Fraction(25)
+        eps = 0.5 * float(table.time_base)
+        frames = (rgb for _, rgb in mf.iter_frames(float(times[0]) - eps, float(times[-1]) + eps))
+        ext = dst.suffix.lower()
+        acodec = None if ext in CONTAINERS else "aac"
+        write_video(dst, frames, fps, audio=pcm, sample_rate=rate, frame_times=frame_times,
+                    video_codec="libx264rgb", audio_codec=acodec, crf=0, max_b_frames=0,
+                    threads=0)  # fmt: skip
+    return TrimResult(path=dst, start=float(times[0]), duration=duration, reencoded=True)
+
+
+def _trim_copy(src: Path, dst: Path, start: float, duration: float, *, cut: float | None = None) -> TrimResult:
+    muxer = CONTAINERS.get(dst.suffix.lower(), (None,))[0]
+    end = start + duration
+    if cut is None:
+        with open_container(src) as probe_c:
+            vs0 = pick_video_stream(probe_c)
+            table = read_frame_table(probe_c, vs0) if vs0 is not None else None
+        cut = start
+        if table is not None and len(table):
+            cut_pts = int(table.pts[table.keyframe_before(table.ordinal_at(start))])
+            cut = float((cut_pts - table.origin_pts) * table.time_base)
     try:
         with open_container(src) as inp, atomic_path(dst) as tmp:
             streams = [s for s in inp.streams if s.type in ("video", "audio")]

@@ -4,13 +4,18 @@
 :class:`~avs_studio.core.export.MaskSet` (one composite mask per annotated frame, proposals
 left out), so the COCO and PNG writers work unchanged. The AVSBench export writes complete
 datasets: masks, the sampled frames, the audio, the metadata rows and the clip's video;
-a clip that is a segment of a longer video gets its segment cut out by stream copy
-(:func:`~avs_studio.core.media.writer.trim_video`, no re-encoding where the container
-allows). Imports go through edit commands, one undoable "Import masks" per clip.
+a clip that is a segment of a longer video gets its segment cut out exactly
+(:func:`~avs_studio.core.media.writer.trim_video` with ``exact=True``: a stream copy when
+the segment starts on a keyframe, else a lossless re-encode), so that the official
+preprocessing run on the exported video picks the exported frames; its position in the
+long video goes to ``avs_studio_manifest.json``. Clips the official loader of the target
+cannot read (too few masks, too many frames) are left out and named. Imports go through
+edit commands, one undoable "Import masks" per clip.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +25,7 @@ import numpy as np
 
 from avs_studio.core.clip import MODEL_SIZE
 from avs_studio.core.datasets.common import LogMelWriter
-from avs_studio.core.errors import AVSError, DatasetError, FormatError, MediaError
+from avs_studio.core.errors import AVSError, DatasetError, FormatError
 from avs_studio.core.export import (
     FrameMask,
     MaskSet,
@@ -29,7 +34,15 @@ from avs_studio.core.export import (
     write_coco,
     write_png_masks,
 )
-from avs_studio.core.fsutil import atomic_dir
+from avs_studio.core.export.layout import (
+    LeftOut,
+    frame_file_fits,
+    left_out_note,
+    output_folder,
+    refusal,
+    required_masks,
+)
+from avs_studio.core.fsutil import atomic_dir, atomic_write_text
 from avs_studio.core.jobs import CancelToken, ItemFailure, Progress, no_progress
 from avs_studio.core.masks.resize import resize_nearest
 from avs_studio.core.masks.rle import HOLES_LOSE
@@ -73,8 +86,24 @@ def to_maskset(project: Project, *, status: str | None = None, split: str | None
                 clip_id=rec.clip_id, frame=k, file_name=official_frame_name(project.setting, rec, k),
                 split=rec.split, category=rec.category, subset=rec.subset,
                 loader=_loader(project, rec.clip_id, k, include_proposals, overlaps),
+                meta=clip_columns(project.setting, rec),
             ))  # fmt: skip
     return out
+
+
+def clip_columns(setting: Setting, rec: ClipRecord) -> dict:
+    """The metadata columns a clip gets in the official layout of ``setting``.
+
+    S4 ``start`` is the source's value for a dataset clip and 0 for a clip read from a
+    video (exported trimmed, as the official raw videos are); AVSS ``s_min``/``s_sec``
+    give the clip's position in its source video.
+    """
+    if setting is Setting.S4:
+        return {"start": 0 if rec.source == "video" else int(rec.start)}
+    if setting is Setting.AVSS:
+        start = int(round(rec.start))
+        return {"vid": rec.vid or rec.clip_id, "s_min": start // 60, "s_sec": start % 60, "a_obj": rec.a_obj}
+    return {}
 
 
 def silent_objects(project: Project, masks: MaskSet, *, include_proposals: bool = False) -> int:
@@ -108,7 +137,7 @@ def _composed(project: Project, clip_id: str, k: int, include_proposals: bool,
 
 @dataclass
 class ExportSummary:
-    """What an export wrote."""
+    """What an export wrote, and what it left out (counted and named)."""
 
     target: str
     out: Path
@@ -117,11 +146,39 @@ class ExportSummary:
     annotations: int = 0
     notes: list[str] = field(default_factory=list)
     overlaps: OverlapTally | None = None  # frames where objects overlap, and what it cost
+    left_out: list[LeftOut] = field(default_factory=list)
+    #: clip id -> (frame, instance) of the proposals still open (not exported) in the chosen clips
+    open_proposals: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
     def line(self) -> str:
         """One line for the CLI."""
         extra = f", {self.annotations} annotations" if self.target == "coco" else ""
-        return f"exported {self.clips} clips ({self.masks} masks{extra}) as {self.target} to {self.out}"
+        left = f"; {len(self.left_out)} clip(s) left out" if self.left_out else ""
+        if self.open_proposals:
+            left += f"; {len(self.open_proposals)} clip(s) with open proposals not exported"
+        return f"exported {self.clips} clips ({self.masks} masks{extra}) as {self.target} to {self.out}{left}"
+
+    @property
+    def complete(self) -> bool:
+        """False when something the user drew or was proposed did not make it into the export."""
+        return not (self.left_out or self.open_proposals)
+
+
+def open_proposals(project: Project, clip_ids: list[str]) -> dict[str, list[tuple[int, int]]]:
+    """The proposals nobody accepted or rejected yet in these clips: ``(frame, instance)`` pairs.
+
+    An export leaves them out (unless asked to include proposals), so it names them.
+    """
+    wanted = set(clip_ids)
+    out: dict[str, list[tuple[int, int]]] = {}
+    for prop in project.open_proposals():
+        if prop.clip_id in wanted:
+            out.setdefault(prop.clip_id, []).append((prop.frame, prop.instance_id))
+    return out
+
+
+#: Beside an AVSBench export: where clips cut from longer videos come from.
+MANIFEST = "avs_studio_manifest.json"
 
 
 def export_project(project: Project, out: str | os.PathLike[str], to: str, *, status: str | None = None,
@@ -134,6 +191,7 @@ def export_project(project: Project, out: str | os.PathLike[str], to: str, *, st
     ``media`` (AVSBench only) also writes frames, audio and videos; without it only masks
     and metadata are written (enough for evaluation). ``log_mel_writer(pkl, wav)`` writes
     the S4/MS3 ``audio_log_mel`` pickles (a torch tensor, so the caller supplies it).
+    A failed export leaves no output folder behind.
     """
     if to not in TARGETS:
         raise FormatError(f"unknown export target {to!r}: expected one of {', '.join(TARGETS)}")
@@ -148,26 +206,54 @@ def export_project(project: Project, out: str | os.PathLike[str], to: str, *, st
     if silent:
         summary.notes.append(f"{silent} silent object(s) left out of the masks (visible but not sounding "
                              "in their frame, as AVSBench defines the masks)")  # fmt: skip
-    if to == "coco":
-        dest = out if out.suffix.lower() == ".json" else out / "annotations.json"
-        s = write_coco(dest, masks, polygons=polygons, holes=holes, progress=progress, cancel=cancel)
-        summary.out, summary.annotations = dest, s.annotations
-        if polygons and s.rle_fallbacks:
-            summary.notes.append(f"{s.rle_fallbacks} mask(s) kept as RLE (no polygon fits)")
-    elif to == "png":
-        write_png_masks(out, masks, progress=progress, cancel=cancel)
-    else:
-        target = Setting.parse(to.split("-", 1)[1])
-        records = project.clips(status=status, split=split)
-        wanted = set(masks.clip_ids())
-        summary.masks = 0
-        _write_layout(project, out, target, [r for r in records if r.clip_id in wanted], summary,
-                      media=media, include_proposals=include_proposals, overlaps=overlaps,
-                      log_mel_writer=log_mel_writer, progress=progress, cancel=cancel)  # fmt: skip
+    if not include_proposals:
+        summary.open_proposals = open_proposals(project, [r.clip_id for r in project.clips(status=status, split=split)])
+        if summary.open_proposals:
+            n = sum(len(v) for v in summary.open_proposals.values())
+            names = ", ".join(f"{c} ({len(v)})" for c, v in list(summary.open_proposals.items())[:5])
+            more = f" and {len(summary.open_proposals) - 5} more" if len(summary.open_proposals) > 5 else ""
+            summary.notes.append(f"{n} open proposal(s) in {len(summary.open_proposals)} clip(s) not exported "
+                                 f"(accept or reject them, or export with proposals): {names}{more}")  # fmt: skip
+    with output_folder(out):
+        if to == "coco":
+            dest = out if out.suffix.lower() == ".json" else out / "annotations.json"
+            s = write_coco(dest, masks, polygons=polygons, holes=holes, progress=progress, cancel=cancel)
+            summary.out, summary.annotations = dest, s.annotations
+            if polygons and s.rle_fallbacks:
+                summary.notes.append(f"{s.rle_fallbacks} mask(s) kept as RLE (no polygon fits)")
+        elif to == "png":
+            write_png_masks(out, masks, progress=progress, cancel=cancel)
+        else:
+            target = Setting.parse(to.split("-", 1)[1])
+            records = project.clips(status=status, split=split)
+            wanted = set(masks.clip_ids())
+            _write_layout(project, out, target, [r for r in records if r.clip_id in wanted], summary,
+                          media=media, include_proposals=include_proposals, overlaps=overlaps,
+                          log_mel_writer=log_mel_writer, progress=progress, cancel=cancel)  # fmt: skip
     summary.overlaps = overlaps
     if overlaps.frames:
         summary.notes.append(overlaps.note())
     return summary
+
+
+def _layout_plan(project: Project, target: Setting, records: list[ClipRecord],
+                 summary: ExportSummary) -> list[tuple[ClipRecord, str, str]]:  # fmt: skip
+    """(record, split, AVSS subset) of the clips the target's official loader can read."""
+    if target is Setting.AVSS and project.setting.is_binary:
+        raise FormatError("binary masks carry no classes; they cannot be written as AVSS colour masks")
+    plan = []
+    for rec in records:
+        split = rec.split or "test"
+        subset = avss_subset(rec) if target is Setting.AVSS else ""
+        why = refusal(target, split, subset, set(rec.annotated), rec.num_frames)
+        if why is None:
+            plan.append((rec, split, subset))
+        else:
+            summary.left_out.append(LeftOut(rec.clip_id, why))
+    if not plan:
+        shown = "; ".join(str(x) for x in summary.left_out[:3])
+        raise ProjectError(f"no clip can be exported as {target.value.upper()}: {shown}")
+    return plan
 
 
 def _write_layout(project: Project, out: Path, target: Setting, records: list[ClipRecord],
@@ -178,38 +264,39 @@ def _write_layout(project: Project, out: Path, target: Setting, records: list[Cl
     from avs_studio.core.datasets.ms3 import MS3Writer
     from avs_studio.core.datasets.s4 import S4Writer
 
-    if target is Setting.AVSS and project.setting.is_binary:
-        raise FormatError("binary masks carry no classes; they cannot be written as AVSS colour masks")
     dest = out / _FOLDER[target]
     if dest.exists():
         raise FormatError(f"{dest} already exists; choose a new folder")
-    counts = {"resized": 0, "binarised": 0, "unsplit": 0, "earlier_cut": 0, "reencoded": 0, "no_media": 0}
+    plan = _layout_plan(project, target, records, summary)
+    counts = {"resized": 0, "binarised": 0, "unsplit": 0, "train_masks": 0, "copied_frames": 0,
+              "reencoded": 0, "no_media": 0}  # fmt: skip
+    segments: dict[str, dict] = {}
+    summary.masks = 0
     with atomic_dir(dest) as root:
         writer = {Setting.S4: S4Writer, Setting.MS3: MS3Writer, Setting.AVSS: AVSSWriter}[target](root)
-        progress(0, len(records), "")
-        for i, rec in enumerate(records, start=1):
+        progress(0, len(plan), "")
+        for i, (rec, split, subset) in enumerate(plan, start=1):
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            split = rec.split or "test"
             counts["unsplit"] += not rec.split
-            clip_masks = {}
-            for k in rec.annotated:
-                m = _composed(project, rec.clip_id, k, include_proposals, overlaps)
-                if target.is_binary:
-                    if not project.setting.is_binary:
-                        m = (m != 0).astype(np.uint8)
-                        counts["binarised"] += 1
-                    if m.shape != (MODEL_SIZE[1], MODEL_SIZE[0]):
-                        m = resize_nearest(m, MODEL_SIZE)
-                        counts["resized"] += 1
-                clip_masks[k] = m
+            keep = required_masks(target, split, subset)
+            kept = [k for k in rec.annotated if k in keep]
+            counts["train_masks"] += len(rec.annotated) - len(kept)
+            clip_masks = {k: _layout_mask(project, rec, k, target, include_proposals, overlaps, counts)
+                          for k in kept}  # fmt: skip
             extra = _clip_media(project, rec, target, counts) if media else {}
             video_job = extra.pop("_trim", None)
             if target.is_binary and "wav" in extra and log_mel_writer is not None:
                 extra["log_mel_writer"] = log_mel_writer
+            if rec.is_segment:
+                segments[rec.clip_id] = {"source_video": rec.files.get("video", ""), "source_start": rec.start,
+                                         "seconds": rec.seconds, "vid": rec.vid}  # fmt: skip
             if target is Setting.S4:
                 category = rec.category or "unknown"
-                writer.add_clip(rec.clip_id, category=category, split=split, start=int(rec.start),
+                # The official script reads `start` (0..6) to count the seconds of a trimmed
+                # clip; a segment's position in its long video goes to the manifest instead.
+                start = clip_columns(Setting.S4, rec)["start"]
+                writer.add_clip(rec.clip_id, category=category, split=split, start=start,
                                 masks=clip_masks, **extra)  # fmt: skip
                 video_dest = writer.layout.video_path(split, category, rec.clip_id)
             elif target is Setting.MS3:
@@ -217,7 +304,7 @@ def _write_layout(project: Project, out: Path, target: Setting, records: list[Cl
                 video_dest = writer.layout.video_path(rec.clip_id)
             else:
                 writer.add_clip(
-                    rec.clip_id, vid=rec.vid or rec.clip_id, subset=avss_subset(rec), split=split,
+                    rec.clip_id, vid=rec.vid or rec.clip_id, subset=subset, split=split,
                     start=int(round(rec.start)), a_obj=rec.a_obj or _a_obj(project, rec),
                     masks=clip_masks, **extra,
                 )  # fmt: skip
@@ -225,19 +312,43 @@ def _write_layout(project: Project, out: Path, target: Setting, records: list[Cl
             if video_job is not None:
                 _trim(video_job, video_dest, rec, counts)
             summary.masks += len(clip_masks)
-            progress(i, len(records), rec.clip_id)
+            progress(i, len(plan), rec.clip_id)
         writer.finish()
-    summary.clips = len(records)
+        if segments:
+            manifest = {"format": "avs-studio-export", "version": 1, "setting": target.value,
+                        "segments": segments}  # fmt: skip
+            atomic_write_text(root / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+    summary.clips = len(plan)
     notes = {
         "resized": "mask(s) resized to 224x224 (NEAREST), as the layout requires",
         "binarised": "class mask(s) turned binary (any class = sounding object)",
         "unsplit": "clip(s) without a split written to the test split",
-        "earlier_cut": "segment video(s) start at the keyframe before the clip (stream copy); "
-                       "frames, audio and masks are exact",
-        "reencoded": "segment video(s) re-encoded (the container cannot take the source's codecs)",
+        "train_masks": "mask(s) of frames 2-5 of train clips not written: the official layout keeps "
+                       "the first frame's mask of a train clip (S4, AVSS v1s)",
+        "copied_frames": "frame file(s) copied byte for byte from the source dataset",
+        "reencoded": "segment video(s) re-encoded losslessly (RGB H.264) to start exactly at the clip: "
+                     "its first frame is not a keyframe",
         "no_media": "clip(s) written without frames/audio (media missing: relink them)",
     }  # fmt: skip
     summary.notes.extend(f"{counts[k]} {text}" for k, text in notes.items() if counts[k])
+    if segments:
+        summary.notes.append(f"{len(segments)} clip(s) cut from longer videos: their position in the "
+                             f"source is in {MANIFEST}")  # fmt: skip
+    if summary.left_out:
+        summary.notes.append(left_out_note(summary.left_out, target))
+
+
+def _layout_mask(project: Project, rec: ClipRecord, k: int, target: Setting, include_proposals: bool,
+                 overlaps: OverlapTally | None, counts: dict) -> np.ndarray:  # fmt: skip
+    m = _composed(project, rec.clip_id, k, include_proposals, overlaps)
+    if target.is_binary:
+        if not project.setting.is_binary:
+            m = (m != 0).astype(np.uint8)
+            counts["binarised"] += 1
+        if m.shape != (MODEL_SIZE[1], MODEL_SIZE[0]):
+            m = resize_nearest(m, MODEL_SIZE)
+            counts["resized"] += 1
+    return m
 
 
 def _a_obj(project: Project, rec: ClipRecord) -> str:
@@ -251,32 +362,44 @@ def _a_obj(project: Project, rec: ClipRecord) -> str:
 
 
 def _clip_media(project: Project, rec: ClipRecord, target: Setting, counts: dict) -> dict:
-    """Frames, audio and video of one clip for the target layout (empty if media are missing)."""
+    """Frames, audio and video of one clip for the target layout (empty if media are missing).
+
+    Frame files of a dataset clip that already are what the layout needs are copied byte
+    for byte (no re-encoding of the JPEGs an AVSS clip came with).
+    """
     import cv2
 
     if rec.media_missing:
         counts["no_media"] += 1
         return {}
     extra: dict = {}
-    with project.clip(rec.clip_id) as clip:
-        frames = clip.frames()
+    expected = 10 if target is Setting.AVSS and avss_subset(rec) == "v2" else 5
+    files = [rec.root / f for f in rec.files.get("frames", [])]
+    if rec.source == "dataset" and len(files) == expected and all(
+        f.is_file() and frame_file_fits(f, target) for f in files
+    ):
+        extra["frames"] = files
+        counts["copied_frames"] += len(files)
+        frames = None
+    else:
+        with project.clip(rec.clip_id) as clip:
+            frames = clip.frames()
         if target.is_binary:
             frames = [f if f.shape[:2] == (224, 224) else cv2.resize(f, MODEL_SIZE, interpolation=cv2.INTER_LINEAR)
                       for f in frames]  # fmt: skip
-        expected = 10 if target is Setting.AVSS and avss_subset(rec) == "v2" else 5
         if len(frames) == expected:
             extra["frames"] = frames
-        wav = rec.files.get("wav")
-        if wav and (rec.root / wav).is_file():
-            extra["wav"] = rec.root / wav
-        elif rec.source == "video":
-            from avs_studio.core.media.decode import open_media
+    wav = rec.files.get("wav")
+    if wav and (rec.root / wav).is_file():
+        extra["wav"] = rec.root / wav
+    elif rec.source == "video":
+        from avs_studio.core.media.decode import open_media
 
-            with open_media(rec.media_path) as mf:
-                if target.is_binary:  # the official preprocessing's 16 kHz int16 WAV
-                    extra["wav"] = mf.official_wav(rec.start, float(rec.seconds))
-                else:
-                    extra["wav"] = mf.audio(rec.start, float(rec.seconds))
+        with open_media(rec.media_path) as mf:
+            if target.is_binary:  # the official preprocessing's 16 kHz int16 WAV
+                extra["wav"] = mf.official_wav(rec.start, float(rec.seconds))
+            else:
+                extra["wav"] = mf.audio(rec.start, float(rec.seconds))
     if rec.source == "video":
         if rec.is_segment:
             extra["_trim"] = rec.media_path
@@ -288,16 +411,13 @@ def _clip_media(project: Project, rec: ClipRecord, target: Setting, counts: dict
 
 
 def _trim(src: Path, dest: Path, rec: ClipRecord, counts: dict) -> None:
-    """Cut the clip's segment out of its long video into the layout's video path."""
+    """Cut the clip's segment out of its long video into the layout's video path, exactly:
+    the cut starts with the clip's first frame, so the official preprocessing run on it
+    picks the frames the export wrote."""
     from avs_studio.core.media.writer import trim_video
 
-    try:
-        result = trim_video(src, dest, rec.start, float(rec.seconds))
-    except MediaError:
-        result = trim_video(src, dest, rec.start, float(rec.seconds), reencode=True)
-        counts["reencoded"] += 1
-    if not result.reencoded and result.start < rec.start - 1e-3:
-        counts["earlier_cut"] += 1
+    result = trim_video(src, dest, rec.start, float(rec.seconds), exact=True)
+    counts["reencoded"] += result.reencoded
 
 
 # ====================================================================== import
