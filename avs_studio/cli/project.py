@@ -73,7 +73,9 @@ def cmd_add(args: argparse.Namespace) -> int:
             report = project.add(args.sources, start=args.start, seconds=args.seconds, split=args.split or "",
                                  category=args.category or "", progress=prog, cancel=token)  # fmt: skip
         total = len(project)
-    _report_failures(report.failures, report.notes)
+    # Clips accepted with a remark (a video shorter than the clip: its last frame repeats).
+    remarks = [f"{r.clip_id}: {r.comment}" for r in report.results if getattr(r, "comment", "")]
+    _report_failures(report.failures, [*report.notes, *remarks])
     if report.failures and not report.results and not report.skipped:
         raise AVSError(f"no clip was added: {report.failures[0].item}: {report.failures[0].error}")
     print(f"{report.summary('clips')} ({total} in the project) in {time.perf_counter() - t0:.1f} s")

@@ -37,11 +37,15 @@ class Evaluation:
         """The figures as the CLI prints them."""
         r = self.result
         proto = r.get("protocol", "official")
+        scope = "annotated frames only" if r.get("scope") == "annotated frames" else f"{proto} protocol"
         lines = [f"{self.setting.value.upper()} {self.split}: {self.clips} clips, batch size "
-                 f"{r.get('batch_size', '?')}, {proto} protocol"]  # fmt: skip
+                 f"{r.get('batch_size', '?')}, {scope}"]  # fmt: skip
         if proto != "official":
             classes = ", ".join(r.get("classes", [])) or "all classes"
             lines.append(f"  (CAVP-style pooled metrics over all pixels; classes: {classes}; not the official protocol)")
+        if r.get("scope") == "annotated frames":
+            lines.append(f"  (scored on the {r.get('num_frames', '?')} frames that have masks: some clips carry "
+                         "masks for only some frames, e.g. S4 train; not the official test protocol)")  # fmt: skip
         lines.append(f"  mIoU      {r['miou']:.4f}")
         f_label = "F-score   " if not self.hard_masks else "F-score*  "
         lines.append(f"  {f_label}{r['fscore']:.4f}")
@@ -111,13 +115,14 @@ def evaluate_clips(
             f"no prediction for {len(missing)} of {len(clips)} clips ({', '.join(missing[:5])}{more}); "
             "pass --allow-missing to skip them"
         )
-    incomplete = [c.clip_id for c in clips if c.clip_id in have and len(c.annotated) < _needed(c, setting)]
-    if incomplete:
-        raise AVSError(
-            f"{len(incomplete)} clip(s) lack ground-truth masks for some frames "
-            f"({', '.join(incomplete[:3])}); the official test uses val/test clips, which have all masks"
-        )
     todo = [c for c in clips if c.clip_id in have]
+    # S4 train clips carry the first frame's mask only: such clips are scored on the frames
+    # that have masks (every clip then counts its own frames), and the figures say so.
+    partial = [c.clip_id for c in todo if len(c.annotated) < _needed(c, setting)]
+    unscored = [c.clip_id for c in todo if setting.is_binary and not c.annotated]
+    todo = [c for c in todo if c.clip_id not in unscored]
+    if not todo:
+        raise AVSError(f"none of the {len(clips)} clip(s) has a ground-truth mask to score")
     if setting.is_binary:
         kind = "masks" if preds.hard else None
         acc = None
@@ -130,10 +135,13 @@ def evaluate_clips(
         pkind, arr = preds.load(clip)
         gt_stack, _ = clip.gt_stack()
         if setting.is_binary:
+            if partial:
+                frames = list(clip.annotated)
+                arr, gt_stack = arr[frames], gt_stack[frames]
             if acc is None:
                 kind = kind or pkind
-                acc = BinaryMetricAccumulator(batch_size=batch_size, frames_per_clip=5, kind=kind,
-                                              protocol=protocol)  # fmt: skip
+                acc = BinaryMetricAccumulator(batch_size=batch_size, frames_per_clip=None if partial else 5,
+                                              kind=kind, protocol=protocol)  # fmt: skip
             elif pkind != kind and not preds.hard:
                 raise FormatError(f"{clip.clip_id}: holds {pkind}, earlier clips held {kind}")
             acc.add_clip(arr, gt_stack, clip_id=clip.clip_id)
@@ -146,15 +154,27 @@ def evaluate_clips(
     rows = clip_rows(result) if result.get("protocol", "official") == "official" else []
     for row in rows:
         row["category"] = categories.get(row["clip_id"], "")
+    if partial:
+        result["scope"] = "annotated frames"
+        result["per_clip_annotated"] = [list(c.annotated) for c in todo]
     ev = Evaluation(setting, split or "all", len(todo), result, rows, preds.hard, list(preds.notes), missing)
     if missing:
         ev.notes.append(f"{len(missing)} clip(s) without predictions were skipped; batches differ from the official run")
+    if partial:
+        shown = ", ".join(partial[:3]) + (f" and {len(partial) - 3} more" if len(partial) > 3 else "")
+        ev.notes.append(f"{len(partial)} clip(s) have masks for only some frames ({shown}; S4 train clips carry the "
+                        f"first frame's mask): every clip is scored on the frames that have masks "
+                        f"({result['num_frames']} frames), not the official test protocol")  # fmt: skip
+    if unscored:
+        ev.skipped.extend(unscored)
+        ev.notes.append(f"{len(unscored)} clip(s) without any ground-truth mask were not scored: "
+                        + ", ".join(unscored[:3]))  # fmt: skip
     return ev
 
 
 def _needed(clip, setting: Setting) -> int:
-    """Masks a clip must have: all 5 for S4/MS3; AVSS pads missing ones with background,
-    as the official loader does."""
+    """Masks a clip needs to be scored whole: all 5 for S4/MS3; AVSS pads missing ones with
+    background, as the official loader does."""
     return clip.num_frames if setting.is_binary else 0
 
 

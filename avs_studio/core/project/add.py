@@ -71,6 +71,7 @@ class NewClip:
     vid: str = ""
     a_obj: str = ""
     status: str = "new"
+    comment: str = ""
 
 
 def insert_clip(project: Project, clip: NewClip,
@@ -90,14 +91,14 @@ def insert_clip(project: Project, clip: NewClip,
         cur = conn.execute(
             "INSERT INTO clips(uid, source, root_rel, root_abs, files, media_hash, duration, start, "
             "seconds, num_frames, frame_times, ordinals, annotated, width, height, split, category, "
-            "subset, vid, a_obj, status, added_at, updated_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "subset, vid, a_obj, status, comment, added_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (clip.uid, clip.source, rel, absolute, json.dumps(clip.files), clip.media_hash,
              clip.duration, float(clip.start), int(clip.seconds), int(clip.num_frames),
              json.dumps([round(float(t), 6) for t in clip.frame_times]),
              json.dumps([int(o) for o in clip.ordinals]), json.dumps(sorted(int(k) for k in clip.annotated)),
              int(clip.width), int(clip.height), clip.split, clip.category, clip.subset, clip.vid,
-             clip.a_obj, clip.status, stamp, stamp),
+             clip.a_obj, clip.status, clip.comment, stamp, stamp),
         )  # fmt: skip
         rowid = cur.lastrowid
         prov = Provenance(KIND_DATASET, created_by=project.user, edited_by=project.user, edited_at=stamp)
@@ -185,13 +186,17 @@ def video_clip(project: Project, path: str | os.PathLike[str], *, start: float =
             raise ProjectError(
                 f"{setting.value.upper()} clips are {' or '.join(map(str, allowed))} s long, not {secs} s"
             )
-        if duration is not None and start + secs > duration + _LENGTH_TOLERANCE:
-            raise MediaError(
-                f"{p}: is {duration:.2f} s long; a {secs} s clip from {start:g} s needs "
-                f"{start + secs:g} s"
-            )
+        if duration is not None and start >= duration:
+            raise MediaError(f"{p}: is {duration:.2f} s long; a clip cannot start at {start:g} s")
         sampling = media.official_sampling(secs, start)
         width, height = info.video.display_width, info.video.display_height
+    comment = ""
+    if duration is not None and start + secs > duration + _LENGTH_TOLERANCE:
+        # Accepted the official way: the preprocessing clamps to the last frame (and the
+        # log-mel repeats its last example), so the missing seconds show the last frame.
+        short = short_seconds(sampling)
+        comment = (f"the video ends {max(duration - start, 0):.2f} s into this {secs} s clip: second(s) "
+                   f"{', '.join(map(str, short))} repeat its last frame, as the official preprocessing does")  # fmt: skip
     vid = vid or p.stem
     segment = start > 0 or (duration is not None and duration > secs + 0.5)
     if clip_id is None:
@@ -204,7 +209,16 @@ def video_clip(project: Project, path: str | os.PathLike[str], *, start: float =
         annotated=list(range(len(sampling.ordinals))), width=width, height=height,
         ordinals=list(sampling.ordinals), split=split, category=category,
         subset="" if setting.is_binary else ("v2" if secs == 10 else "v1s"), vid=vid, a_obj=a_obj,
+        comment=comment,
     )  # fmt: skip
+
+
+def short_seconds(sampling) -> list[int]:
+    """The seconds (1-based) of a clip whose official frame is the repeated last frame."""
+    from avs_studio.core.media.official import official_output_indices
+
+    wanted = official_output_indices(sampling.fi, sampling.seconds, 1 << 30)
+    return [s + 1 for s, k in enumerate(wanted) if k >= sampling.n_sequence]
 
 
 def segment_starts(duration: float | None, seconds: int, step: float | None) -> list[float]:

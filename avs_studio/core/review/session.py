@@ -314,7 +314,16 @@ class ReviewSession:
             progress(i + 1, n, cid)
         if self.setting.is_binary:
             # the official per-frame IoU of the evaluation itself (identical by construction)
-            f_iou[:] = np.asarray(result["per_frame_iou"], dtype=np.float64).reshape(n, t)
+            flat = np.asarray(result["per_frame_iou"], dtype=np.float64)
+            annotated = result.get("per_clip_annotated")
+            if annotated is None:
+                f_iou[:] = flat.reshape(n, t)
+            else:  # clips scored on the frames that have masks (S4 train: the first)
+                f_iou[:] = math.nan
+                pos = 0
+                for i, frames in enumerate(annotated):
+                    f_iou[i, frames] = flat[pos : pos + len(frames)]
+                    pos += len(frames)
         real_gt = np.where(pad, math.nan, f_gt)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a clip without masks has no size
