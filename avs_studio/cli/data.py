@@ -1,4 +1,4 @@
-"""``avs-studio demo-data | info | export | import``: datasets, videos and mask files.
+"""``avs-studio demo-data | info | check | export | import``: datasets, videos and mask files.
 """
 
 from __future__ import annotations
@@ -44,6 +44,20 @@ def cmd_info(args: argparse.Namespace) -> int:
     info = probe(args.clip)
     print(info.describe(seconds=args.seconds))
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Check a dataset folder against what the official dataset classes read."""
+    from avs_studio.core.datasets.check import check_dataset
+
+    report = check_dataset(args.dir, args.setting)
+    for finding in report.findings[: args.show]:
+        print(finding)
+    if len(report.findings) > args.show:
+        print(f"... and {len(report.findings) - args.show} more")
+    verdict = "the official loaders read it" if report.ok else f"{len(report.findings)} problem(s)"
+    print(f"{report.setting.value.upper()} {report.root}: {report.clips} clips, {report.files} files checked; {verdict}")
+    return 0 if report.ok else 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -127,6 +141,12 @@ def add_data_parsers(sub, settings: list[str]) -> None:
     i.add_argument("clip")
     i.add_argument("--seconds", type=int, default=5, choices=(5, 10), help="clip length to sample (5 or 10)")
     i.set_defaults(func=cmd_info)
+
+    c = sub.add_parser("check", help="check a dataset folder against what the official loaders read")
+    c.add_argument("dir", help="an S4, MS3 or AVSS dataset folder")
+    c.add_argument("--setting", choices=settings, help="which layout, when the folder holds several")
+    c.add_argument("--show", type=int, default=50, help="problems to list (default 50)")
+    c.set_defaults(func=cmd_check)
 
     targets = ["coco", "png", "avsbench-s4", "avsbench-ms3", "avsbench-avss"]
     e = sub.add_parser("export", help="convert masks: COCO (RLE/polygons), PNG, AVSBench layouts")

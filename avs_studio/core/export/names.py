@@ -14,11 +14,14 @@ from dataclasses import dataclass
 
 from avs_studio.core.setting import Setting
 
+# Any image extension: tools that re-save the frames (Datumaro writes .jpg) keep the path.
+_EXT = r"\.(?:png|jpe?g|bmp|webp)$"
 _S4 = re.compile(
-    r"(?:^|/)visual_frames/(?P<split>[^/]+)/(?P<category>[^/]+)/(?P<clip>[^/]+)/(?P=clip)_(?P<k>\d+)\.png$"
+    r"(?:^|/)visual_frames/(?P<split>[^/]+)/(?P<category>[^/]+)/(?P<clip>[^/]+)/(?P=clip)_(?P<k>\d+)" + _EXT,
+    re.I,
 )
-_MS3 = re.compile(r"(?:^|/)visual_frames/(?P<clip>[^/]+)/(?P=clip)\.mp4_(?P<k>\d+)\.png$")
-_AVSS = re.compile(r"(?:^|/)(?P<subset>v1s|v1m|v2)/(?P<clip>[^/]+)/frames/(?P<k>\d+)\.jpg$")
+_MS3 = re.compile(r"(?:^|/)visual_frames/(?P<clip>[^/]+)/(?P=clip)\.mp4_(?P<k>\d+)" + _EXT, re.I)
+_AVSS = re.compile(r"(?:^|/)(?P<subset>v1s|v1m|v2)/(?P<clip>[^/]+)/frames/(?P<k>\d+)" + _EXT, re.I)
 _SPLITS = ("train", "val", "test")
 
 
