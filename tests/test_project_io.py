@@ -150,12 +150,13 @@ def test_segments_of_a_long_recording_become_avss_clips_and_export_with_trimmed_
     lines = (root / "metadata.csv").read_text().splitlines()
     assert lines[1] == "long,long_7000_17000,0,7,dog_bird,val,v2"
     video = root / "raw_videos" / "long_7000_17000.mp4"
-    duration = probe(video).duration
-    # A stream-copied cut: it starts at the keyframe at or before 7 s and ends at 17 s.
-    assert 9.9 <= duration <= 17.1
-    if duration > 10.5:
-        assert any("keyframe before the clip" in note for note in summary.notes)
-    assert video.stat().st_size < (recordings / "long.mp4").stat().st_size
+    # An exact cut: it starts with the clip's first frame (copied on a keyframe, else
+    # re-encoded losslessly), so sampling it gives the clip's frames.
+    assert abs(probe(video).duration - 10) < 0.15
+    with open_media(video) as cut:
+        got, _ = cut.sampled_frames(seconds=10)
+    assert all(np.array_equal(a, b) for a, b in zip(got, frames))
+    assert any("cut from longer videos" in note for note in summary.notes)
     ds = open_dataset(root)
     clip = ds.get("long_7000_17000")
     assert clip.num_frames == 10 and not ds.problems

@@ -397,3 +397,27 @@ def test_plot_data_for_the_gui():
     assert len(size) == len(iou) == 8
     sub = t.category_stats(rows=t.view(subsets={"v1s"}))
     assert all(s.clips <= 3 for s in sub)
+
+
+def test_reviewing_all_clips_scores_s4_train_clips_on_their_one_mask_and_says_so(demo_root, tmp_path):
+    # S4 train clips carry the first frame's mask only (formats.md §1.4): "all clips" used to
+    # abort; now every clip is scored on the frames that have masks, and the figures say so.
+    root = demo_root("s4", 6, 0)
+    ds = open_dataset(root)
+    train = [c.clip_id for c in ds.clips("train")]
+    assert train and all(ds.get(c).annotated == (0,) for c in train)
+    write_binary_predictions(ds, tmp_path, damage={train[0]: "invert"})
+    with ReviewSession(tmp_path, root, "s4", split="all") as rs:
+        rs.compute()
+        table = rs.table
+        assert set(table.clip_ids) == {c.clip_id for c in ds.clips()}
+        row = table.index_of(train[0])
+        assert table.miou[row] == 0.0  # its one mask, inverted
+        assert not np.isnan(table.frame_iou[row, 0]) and np.isnan(table.frame_iou[row, 1:]).all()
+        assert any("only some frames" in n and train[0] in n for n in rs.notes)
+        assert "annotated frames only" in rs.summary_lines()[0]
+        detail = rs.clip_detail(train[0])
+        assert detail.frames[0].gt is not None and all(f.gt is None for f in detail.frames[1:])
+    # the val/test figures stay the official ones
+    ev = evaluate(tmp_path, root, "s4", split="test")
+    assert "official protocol" in ev.summary_lines()[0] and ev.clips == len(ds.clips("test"))

@@ -50,7 +50,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Check a dataset folder against what the official dataset classes read."""
     from avs_studio.core.datasets.check import check_dataset
 
-    report = check_dataset(args.dir, args.setting)
+    report = check_dataset(args.dir, args.setting, media=not args.masks_only)
     for finding in report.findings[: args.show]:
         print(finding)
     if len(report.findings) > args.show:
@@ -146,6 +146,8 @@ def add_data_parsers(sub, settings: list[str]) -> None:
     c.add_argument("dir", help="an S4, MS3 or AVSS dataset folder")
     c.add_argument("--setting", choices=settings, help="which layout, when the folder holds several")
     c.add_argument("--show", type=int, default=50, help="problems to list (default 50)")
+    c.add_argument("--masks-only", action="store_true",
+                   help="check what evaluation reads (CSV and masks), not frames, audio and log-mel")  # fmt: skip
     c.set_defaults(func=cmd_check)
 
     targets = ["coco", "png", "avsbench-s4", "avsbench-ms3", "avsbench-avss"]

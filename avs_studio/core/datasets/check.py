@@ -52,6 +52,7 @@ class CheckReport:
 
     setting: Setting
     root: Path
+    media: bool = True
     clips: int = 0
     files: int = 0
     findings: list[Finding] = None  # type: ignore[assignment]
@@ -75,8 +76,13 @@ class CheckReport:
         self.findings.append(Finding(str(where), message))
 
 
-def check_dataset(path: str | os.PathLike[str], setting: Setting | str | None = None) -> CheckReport:
-    """Check the S4, MS3 or AVSS folder at ``path`` (its official folder or the one above)."""
+def check_dataset(path: str | os.PathLike[str], setting: Setting | str | None = None, *,
+                  media: bool = True) -> CheckReport:  # fmt: skip
+    """Check the S4, MS3 or AVSS folder at ``path`` (its official folder or the one above).
+
+    ``media=False`` checks what evaluation reads (the CSV and the masks) and not the
+    frames, log-mel pickles and audio that training also needs.
+    """
     p = Path(path)
     found = _find(p)
     if setting is not None:
@@ -88,7 +94,7 @@ def check_dataset(path: str | os.PathLike[str], setting: Setting | str | None = 
         what = ", ".join(k.value for k in found) or "no s4_meta_data.csv, ms3_meta_data.csv or metadata.csv"
         raise DatasetError(f"{p}: expected one AVSBench layout, found {what}; choose one with --setting")
     s, root = next(iter(found.items()))
-    report = CheckReport(s, root)
+    report = CheckReport(s, root, media)
     {Setting.S4: _check_s4, Setting.MS3: _check_ms3, Setting.AVSS: _check_avss}[s](report)
     return report
 
@@ -232,11 +238,12 @@ def _check_s4(report: CheckReport) -> None:
         v = _int(report, where, start, 0, 6, "start")
         if v is not None and v > 5:
             report.add(where, f"start {v}: the preprocessing would write only {10 - v} frames (t = 10 - start)")
-        for k in range(1, 6):
+        for k in range(1, 6) if report.media else ():
             _frame_png(report, data / "visual_frames" / split / category / name / f"{name}_{k}.png")
         for k in (1,) if split == "train" else range(1, 6):
             _binary_mask(report, data / "gt_masks" / split / category / name / f"{name}_{k}.png", Setting.S4)
-        _log_mel(report, data / "audio_log_mel" / split / category / f"{name}.pkl")
+        if report.media:
+            _log_mel(report, data / "audio_log_mel" / split / category / f"{name}.pkl")
 
 
 def _check_ms3(report: CheckReport) -> None:
@@ -244,9 +251,11 @@ def _check_ms3(report: CheckReport) -> None:
     for vid, split in _rows(report, "ms3_meta_data.csv", MS3_COLUMNS):
         report.clips += 1
         for k in range(1, 6):
-            _frame_png(report, data / "visual_frames" / vid / f"{vid}.mp4_{k}.png")
+            if report.media:
+                _frame_png(report, data / "visual_frames" / vid / f"{vid}.mp4_{k}.png")
             _binary_mask(report, data / "gt_masks" / split / vid / f"{vid}_{k}.png", Setting.MS3)
-        _log_mel(report, data / "audio_log_mel" / split / f"{vid}.pkl")
+        if report.media:
+            _log_mel(report, data / "audio_log_mel" / split / f"{vid}.pkl")
 
 
 _NUMBERED = {"frames": re.compile(r"^(\d+)\.jpg$"), "labels_rgb": re.compile(r"^(\d+)\.png$")}
@@ -268,8 +277,8 @@ def _check_avss(report: CheckReport) -> None:
             continue
         n = AVSS_FRAMES[label]
         clip = report.root / label / uid
-        frames = _listing(report, clip / "frames", "frames")
-        if frames != list(range(n)):
+        frames = _listing(report, clip / "frames", "frames") if report.media else []
+        if report.media and frames != list(range(n)):
             report.add(clip / "frames", f"holds frames {frames[:12]}; a {label} clip has 0..{n - 1}.jpg")
         for k in frames:
             img = _image(report, clip / "frames" / f"{k}.jpg")
@@ -288,6 +297,8 @@ def _check_avss(report: CheckReport) -> None:
             if found - colours:
                 report.add(clip / "labels_rgb" / f"{k}.png",
                            f"{len(found - colours)} colour(s) outside the palette (read as background)")  # fmt: skip
+        if not report.media:
+            continue
         if not (clip / "audio.wav").is_file():
             report.add(clip / "audio.wav", "missing (the loader hands its path to VGGish)")
         else:

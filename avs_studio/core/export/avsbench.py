@@ -81,7 +81,7 @@ def write_avsbench(
     if not plan:
         raise FormatError(f"no clip can be written as {target.value.upper()}: "
                           + "; ".join(str(x) for x in summary.left_out[:3]))  # fmt: skip
-    counts = {"resized": 0, "binarised": 0, "train_masks": 0, "no_pkl": 0, "copied": 0}
+    counts = {"resized": 0, "binarised": 0, "train_masks": 0, "no_pkl": 0, "copied": 0, "start_zeroed": 0}
     with output_folder(out), atomic_dir(dest) as root:
         writer = {Setting.S4: S4Writer, Setting.MS3: MS3Writer, Setting.AVSS: AVSSWriter}[target](root)
         progress(0, len(plan), "")
@@ -97,7 +97,7 @@ def write_avsbench(
             extra = _carry(src, target, subset, counts, log_mel_writer)
             if target is Setting.S4:
                 category = first.category or (src.category if src is not None else "") or "unknown"
-                writer.add_clip(clip_id, category=category, split=split, start=_s4_start(meta, src),
+                writer.add_clip(clip_id, category=category, split=split, start=_s4_start(meta, src, counts),
                                 masks=clip_masks, **extra)  # fmt: skip
             elif target is Setting.MS3:
                 writer.add_clip(clip_id, split=split, masks=clip_masks, **extra)
@@ -121,8 +121,13 @@ def write_avsbench(
         "no_pkl": "clip(s) without audio_log_mel/*.pkl (no pickle in the source, and none can be "
                   "computed here: torch is not installed)",
         "copied": "frame file(s) copied byte for byte from the source",
+        "start_zeroed": "clip(s) whose position in the source video is no S4 start (0..5) written with "
+                        "start 0 (the exported clip is the trimmed 5 s)",
     }  # fmt: skip
     summary.notes.extend(f"{counts[k]} {text}" for k, text in texts.items() if counts[k])
+    if dataset is None:
+        summary.notes.append("masks and metadata only (the source holds no frames or audio): enough to "
+                             "evaluate against; training with the official code also needs the media")  # fmt: skip
     if summary.left_out:
         summary.notes.append(left_out_note(summary.left_out, target))
     return summary
@@ -179,11 +184,16 @@ def _source_clip(dataset: Dataset | None, clip_id: str):
         return None
 
 
-def _s4_start(meta: dict, src) -> int:
-    """The S4 ``start`` column: kept from the source (official values 0..6)."""
+def _s4_start(meta: dict, src, counts: dict) -> int:
+    """The S4 ``start`` column: kept from an S4 source; from another source only when it is
+    an S4 start (0..5: the official script counts ``5`` seconds from it), else 0."""
     if "start" in meta:
         return int(meta["start"])
-    return int(src.start) if src is not None else 0
+    start = int(src.start) if src is not None else 0
+    if 0 <= start <= 5:
+        return start
+    counts["start_zeroed"] += 1
+    return 0
 
 
 def _avss_start(meta: dict, src) -> int:

@@ -94,12 +94,14 @@ def to_maskset(project: Project, *, status: str | None = None, split: str | None
 def clip_columns(setting: Setting, rec: ClipRecord) -> dict:
     """The metadata columns a clip gets in the official layout of ``setting``.
 
-    S4 ``start`` is the source's value for a dataset clip and 0 for a clip read from a
-    video (exported trimmed, as the official raw videos are); AVSS ``s_min``/``s_sec``
-    give the clip's position in its source video.
+    S4 ``start`` (read by the official script to count the clip's seconds, 0..6) is the
+    source's value for a dataset clip that has one, and 0 for a clip read from a video
+    (exported trimmed, as the official raw videos are) or one whose position is no S4
+    start (an AVSS clip's); AVSS ``s_min``/``s_sec`` give the clip's position in its source.
     """
     if setting is Setting.S4:
-        return {"start": 0 if rec.source == "video" else int(rec.start)}
+        start = int(rec.start)
+        return {"start": start if rec.source == "dataset" and 0 <= start <= 6 else 0}
     if setting is Setting.AVSS:
         start = int(round(rec.start))
         return {"vid": rec.vid or rec.clip_id, "s_min": start // 60, "s_sec": start % 60, "a_obj": rec.a_obj}
@@ -269,7 +271,7 @@ def _write_layout(project: Project, out: Path, target: Setting, records: list[Cl
         raise FormatError(f"{dest} already exists; choose a new folder")
     plan = _layout_plan(project, target, records, summary)
     counts = {"resized": 0, "binarised": 0, "unsplit": 0, "train_masks": 0, "copied_frames": 0,
-              "reencoded": 0, "no_media": 0}  # fmt: skip
+              "reencoded": 0, "no_media": 0, "no_pkl": 0}  # fmt: skip
     segments: dict[str, dict] = {}
     summary.masks = 0
     with atomic_dir(dest) as root:
@@ -286,8 +288,11 @@ def _write_layout(project: Project, out: Path, target: Setting, records: list[Cl
                           for k in kept}  # fmt: skip
             extra = _clip_media(project, rec, target, counts) if media else {}
             video_job = extra.pop("_trim", None)
-            if target.is_binary and "wav" in extra and log_mel_writer is not None:
-                extra["log_mel_writer"] = log_mel_writer
+            if target.is_binary and "wav" in extra:
+                if log_mel_writer is not None:
+                    extra["log_mel_writer"] = log_mel_writer
+                else:
+                    counts["no_pkl"] += 1
             if rec.is_segment:
                 segments[rec.clip_id] = {"source_video": rec.files.get("video", ""), "source_start": rec.start,
                                          "seconds": rec.seconds, "vid": rec.vid}  # fmt: skip
@@ -329,6 +334,8 @@ def _write_layout(project: Project, out: Path, target: Setting, records: list[Cl
         "reencoded": "segment video(s) re-encoded losslessly (RGB H.264) to start exactly at the clip: "
                      "its first frame is not a keyframe",
         "no_media": "clip(s) written without frames/audio (media missing: relink them)",
+        "no_pkl": "clip(s) written without audio_log_mel/*.pkl (writing them needs torch); the official "
+                  "S4/MS3 loaders open them",
     }  # fmt: skip
     summary.notes.extend(f"{counts[k]} {text}" for k, text in notes.items() if counts[k])
     if segments:
