@@ -186,16 +186,21 @@ def video_clip(project: Project, path: str | os.PathLike[str], *, start: float =
             raise ProjectError(
                 f"{setting.value.upper()} clips are {' or '.join(map(str, allowed))} s long, not {secs} s"
             )
-        if duration is not None and start >= duration:
-            raise MediaError(f"{p}: is {duration:.2f} s long; a clip cannot start at {start:g} s")
+        if duration is not None and start > 0 and start + secs > duration + _LENGTH_TOLERANCE:
+            # A segment running past the end is a mistake in the start time; a whole video
+            # shorter than a clip is accepted below, as the official preprocessing takes it.
+            raise MediaError(
+                f"{p}: is {duration:.2f} s long; a {secs} s clip from {start:g} s needs "
+                f"{start + secs:g} s"
+            )
         sampling = media.official_sampling(secs, start)
         width, height = info.video.display_width, info.video.display_height
     comment = ""
-    if duration is not None and start + secs > duration + _LENGTH_TOLERANCE:
+    if duration is not None and secs > duration + _LENGTH_TOLERANCE:
         # Accepted the official way: the preprocessing clamps to the last frame (and the
         # log-mel repeats its last example), so the missing seconds show the last frame.
         short = short_seconds(sampling)
-        comment = (f"the video ends {max(duration - start, 0):.2f} s into this {secs} s clip: second(s) "
+        comment = (f"the video is {duration:.2f} s long, shorter than this {secs} s clip: second(s) "
                    f"{', '.join(map(str, short))} repeat its last frame, as the official preprocessing does")  # fmt: skip
     vid = vid or p.stem
     segment = start > 0 or (duration is not None and duration > secs + 0.5)
