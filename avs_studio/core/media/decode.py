@@ -212,11 +212,12 @@ class MediaFile:
         return frames
 
     def iter_frames(
-        self, start: float = 0.0, end: float | None = None
+        self, start: float = 0.0, end: float | None = None, *, raw: bool = False
     ) -> Iterator[tuple[float, np.ndarray]]:
         """Every frame whose presentation time is in ``[start, end)``, as ``(time, rgb)``.
 
-        Uses its own decoder, so it does not disturb :meth:`frame_at`'s position.
+        Uses its own decoder, so it does not disturb :meth:`frame_at`'s position. ``raw``
+        yields the decoded ``av.VideoFrame`` as stored (no conversion, no rotation).
         """
         video = self._require_video()
         with open_container(self.path) as c:
@@ -232,7 +233,7 @@ class MediaFile:
                     if end is not None and t >= end:
                         break
                     if t >= start - 1e-9:
-                        yield t, self._to_rgb(frame)
+                        yield t, (frame if raw else self._to_rgb(frame))
 
     # --- the official AVSBench S4/MS3 frames -----------------------------------------
 

@@ -49,6 +49,9 @@ _ROTATION_CONTAINERS = {"mp4", "mov", "matroska", "webm"}
 # Timestamps for variable frame rate: 90 kHz is the MPEG clock mp4/mov players expect.
 _VFR_TIME_BASE = Fraction(1, 90000)
 _OPUS_RATES = {8000, 12000, 16000, 24000, 48000}
+_COLOUR_PROPS = ("color_range", "colorspace", "color_primaries", "color_trc")
+# Pixel formats libx264 stores losslessly as they are (a decoded picture passes through).
+_X264_LOSSLESS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "gray"}
 
 
 def _fraction_rate(fps: float | Fraction | int) -> Fraction:
@@ -84,7 +87,10 @@ def _default_pix_fmt(codec: str, width: int, height: int) -> str:
 
 def _video_options(codec: str, crf: int | None, threads: int) -> dict[str, str]:
     opts = {"threads": str(threads)}
-    if codec in ("libx264", "libx264rgb"):
+    if codec in ("libx264", "libx264rgb") and crf == 0:
+        # qp 0 is x264's lossless mode for every pixel format (crf 0 is not, for 4:4:4)
+        opts.update(qp="0", preset="veryfast")
+    elif codec in ("libx264", "libx264rgb"):
         opts.update(crf=str(23 if crf is None else crf), preset="veryfast")
     elif codec == "libvpx-vp9":
         opts.update(
@@ -187,8 +193,12 @@ def write_video(
         first = next(it)
     except StopIteration:
         raise media_error(path, "no frames to write") from None
-    first = _as_frame_array(first, 0, path)
-    height, width = first.shape[:2]
+    if isinstance(first, av.VideoFrame):  # decoded pictures passed through as stored
+        height, width = first.height, first.width
+        pix_fmt = pix_fmt or first.format.name
+    else:
+        first = _as_frame_array(first, 0, path)
+        height, width = first.shape[:2]
     pcm = _audio_planar(audio, path) if audio is not None else None
     chosen_pix_fmt = pix_fmt or _default_pix_fmt(vcodec, width, height)
     if (
@@ -225,6 +235,9 @@ def write_video(
                     vs.codec_context.max_b_frames = int(max_b_frames)
                 if times is not None:
                     vs.codec_context.time_base = _VFR_TIME_BASE
+                if isinstance(first, av.VideoFrame):
+                    for prop in _COLOUR_PROPS:  # so that decoding converts to RGB as the source did
+                        setattr(vs.codec_context, prop, getattr(first, prop))
                 if rotation:
                     # PyAV takes the counter-clockwise angle of the display matrix.
                     vs.set_display_rotation(-rotation)
@@ -237,7 +250,7 @@ def write_video(
                 writer = _Interleaver(out, vs, astream, pcm, int(sample_rate), rate, times, path)
                 writer.write(first, 0)
                 for i, frame in enumerate(it, start=1):
-                    writer.write(_as_frame_array(frame, i, path), i)
+                    writer.write(frame if isinstance(frame, av.VideoFrame) else _as_frame_array(frame, i, path), i)
                 writer.finish()
     except MediaError:
         raise
@@ -278,18 +291,28 @@ class _Interleaver:
             self.audio_packets = [*astream.encode(aframe), *astream.encode(None)]
             self.audio_packets.reverse()  # pop() from the end = earliest first
 
-    def write(self, rgb: np.ndarray, index: int) -> None:
+    def write(self, rgb: np.ndarray | av.VideoFrame, index: int) -> None:
+        if isinstance(rgb, av.VideoFrame):
+            # A decoded picture, re-encoded as stored (a fresh frame: no picture type or
+            # timestamps of the source carried over).
+            frame = av.VideoFrame.from_ndarray(rgb.to_ndarray(), format=rgb.format.name)
+            for prop in _COLOUR_PROPS:
+                setattr(frame, prop, getattr(rgb, prop))
+            shape: tuple[int, ...] = (rgb.height, rgb.width, rgb.format.name)
+        else:
+            shape = rgb.shape
         if self.shape is None:
-            self.shape = rgb.shape
-        elif rgb.shape != self.shape:
+            self.shape = shape
+        elif shape != self.shape:
             raise media_error(
                 self.path,
-                f"frame {index} is {list(rgb.shape)}, the first frame was {list(self.shape)}",
+                f"frame {index} is {list(shape)}, the first frame was {list(self.shape)}",
             )
-        # Convert here, single-threaded, rather than inside the encoder on swscale
-        # threads: one conversion path, the same bytes every run.
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        frame = frame.reformat(format=self.vs.pix_fmt, threads=1)
+        if not isinstance(rgb, av.VideoFrame):
+            # Convert here, single-threaded, rather than inside the encoder on swscale
+            # threads: one conversion path, the same bytes every run.
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame = frame.reformat(format=self.vs.pix_fmt, threads=1)
         if self.times is not None:
             if index >= len(self.times):
                 raise media_error(self.path, f"more frames than frame_times ({len(self.times)})")
@@ -390,23 +413,48 @@ def _trim_exact(src: Path, dst: Path, start: float, duration: float) -> TrimResu
 
 def _trim_lossless(src: Path, dst: Path, start: float, duration: float, table, first: int,
                    last: int) -> TrimResult:  # fmt: skip
+    """Re-encode the frames ``[first, last)`` losslessly, the first at time 0.
+
+    The decoded pictures go to x264 as stored (qp 0, their own pixel format, colour tags
+    and rotation flag), so decoding the cut gives the source's pictures exactly; a pixel
+    format x264 cannot store as it is goes through RGB (``libx264rgb``), 2-3x larger.
+    """
     from avs_studio.core.media.decode import open_media
 
     times = table.times[first:last]
     frame_times = [float(t - times[0]) for t in times]
+    eps = 0.5 * float(table.time_base)
+    span = (float(times[0]) - eps, float(times[-1]) + eps)
+    ext = dst.suffix.lower()
+    acodec = None if ext in CONTAINERS else "aac"
     with open_media(src) as mf:
         video = mf.info.video
         assert video is not None
         pcm, rate = mf.audio(start, duration) if mf.has_audio else (None, 16000)
         fps = video.guessed_rate or video.avg_rate or Fraction(25)
-        eps = 0.5 * float(table.time_base)
-        frames = (rgb for _, rgb in mf.iter_frames(float(times[0]) - eps, float(times[-1]) + eps))
-        ext = dst.suffix.lower()
-        acodec = None if ext in CONTAINERS else "aac"
-        write_video(dst, frames, fps, audio=pcm, sample_rate=rate, frame_times=frame_times,
-                    video_codec="libx264rgb", audio_codec=acodec, crf=0, max_b_frames=0,
-                    threads=0)  # fmt: skip
+        probe_frame = next(mf.iter_frames(*span, raw=True), (0.0, None))[1]
+        if probe_frame is not None and _passes_through(probe_frame):
+            frames = (f for _, f in mf.iter_frames(*span, raw=True))
+            write_video(dst, frames, fps, audio=pcm, sample_rate=rate, frame_times=frame_times,
+                        video_codec="libx264", audio_codec=acodec, rotation=video.rotation,
+                        crf=0, max_b_frames=0, threads=0)  # fmt: skip
+        else:
+            rgb = (f for _, f in mf.iter_frames(*span))
+            write_video(dst, rgb, fps, audio=pcm, sample_rate=rate, frame_times=frame_times,
+                        video_codec="libx264rgb", audio_codec=acodec, crf=0, max_b_frames=0,
+                        threads=0)  # fmt: skip
     return TrimResult(path=dst, start=float(times[0]), duration=duration, reencoded=True)
+
+
+def _passes_through(frame: av.VideoFrame) -> bool:
+    """True when x264 can store this decoded picture losslessly as it is."""
+    if frame.format.name not in _X264_LOSSLESS:
+        return False
+    try:
+        av.VideoFrame.from_ndarray(frame.to_ndarray(), format=frame.format.name)
+    except (ValueError, TypeError, av.FFmpegError):
+        return False
+    return True
 
 
 def _trim_copy(src: Path, dst: Path, start: float, duration: float, *, cut: float | None = None) -> TrimResult:
