@@ -378,8 +378,8 @@ def trim_video(
     or after ``start`` (at time 0, the audio from ``start``), and decoding it gives the
     very pixels decoded from the source, so the official preprocessing run on the cut
     picks the frames a clip of ``[start, start+duration)`` shows. The packets are copied
-    when that frame is a keyframe; otherwise the span is re-encoded losslessly (H.264 in
-    RGB, ``libx264rgb``, no B-frames), which makes a larger file.
+    when that frame is a keyframe; otherwise the span is re-encoded losslessly (x264 qp 0,
+    the decoded pictures as stored, no B-frames), which makes a several times larger file.
     """
     src, dst = Path(src), Path(dst)
     if not (math.isfinite(start) and math.isfinite(duration)) or start < 0 or duration <= 0:

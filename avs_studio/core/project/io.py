@@ -331,7 +331,7 @@ def _write_layout(project: Project, out: Path, target: Setting, records: list[Cl
         "train_masks": "mask(s) of frames 2-5 of train clips not written: the official layout keeps "
                        "the first frame's mask of a train clip (S4, AVSS v1s)",
         "copied_frames": "frame file(s) copied byte for byte from the source dataset",
-        "reencoded": "segment video(s) re-encoded losslessly (RGB H.264) to start exactly at the clip: "
+        "reencoded": "segment video(s) re-encoded losslessly (H.264, qp 0) to start exactly at the clip: "
                      "its first frame is not a keyframe",
         "no_media": "clip(s) written without frames/audio (media missing: relink them)",
         "no_pkl": "clip(s) written without audio_log_mel/*.pkl (writing them needs torch); the official "
