@@ -1,0 +1,1 @@
+"""Assisted annotation: click-to-mask segmenters and mask propagation across frames."""
