@@ -320,11 +320,11 @@ class SamSegmenter(Segmenter):
         given and known, else computed now)."""
         img = check_image(image)
         h, w = img.shape[:2]
-        if prompt.empty:
+        previous = state.low if isinstance(state, _SamState) and state.key == key else None
+        if prompt.empty and previous is None:
             return SegmentResult(np.zeros((h, w), bool), notes=["no positive click, box or prior mask"])
         emb = self.cache.get(key, lambda: self.model.embed(img)) if key is not None else self.model.embed(img)
         if emb.size != (h, w):
             emb = self.model.embed(img)  # the key named another image: do not trust it
-        previous = state.low if isinstance(state, _SamState) and state.key == key else None
         mask, score, low, notes = self.model.decode(emb, prompt, previous)
         return SegmentResult(mask, score, _SamState(key, low), notes)
