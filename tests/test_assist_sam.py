@@ -17,11 +17,11 @@ import pytest
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from sam_tiny import SCORE_OFFSETS, build_pair  # noqa: E402
+from sam_tiny import SCORE_OFFSETS, build_pair
 
-from avs_studio.core.assist.prompt import AssistUnavailable, Click, Prompt  # noqa: E402
-from avs_studio.core.assist.sam import SamModel, SamSegmenter, onnxruntime_status, providers  # noqa: E402
-from avs_studio.core.assist.sam_spec import Port, detect_pair  # noqa: E402
+from avs_studio.core.assist.prompt import AssistUnavailable, Click, Prompt
+from avs_studio.core.assist.sam import SamModel, SamSegmenter, onnxruntime_status, providers
+from avs_studio.core.assist.sam_spec import Port, detect_pair
 
 R = 64.0  # the tiny decoders' disc radius in the 1024 model frame
 FAMILIES = {

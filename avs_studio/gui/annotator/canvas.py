@@ -642,6 +642,12 @@ class FrameCanvas(QGraphicsView):
             return True
         return b == Qt.MouseButton.LeftButton and (self._space_down or self.pan_with_left or self._tool is None)
 
+    def _tool_button(self, event: QMouseEvent) -> bool:
+        """The left button goes to the tool; the right one too for tools that want it."""
+        b = event.button()
+        return b == Qt.MouseButton.LeftButton or (
+            b == Qt.MouseButton.RightButton and getattr(self._tool, "takes_right_button", False))
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.setFocus(Qt.FocusReason.MouseFocusReason)
         if self._wants_pan(event):
@@ -650,7 +656,7 @@ class FrameCanvas(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return
-        left = event.button() == Qt.MouseButton.LeftButton
+        left = self._tool_button(event)
         if left and self._tool is not None and self._tool.press(self._scene_pos(event), event):
             event.accept()
             return
@@ -675,7 +681,7 @@ class FrameCanvas(QGraphicsView):
             self.viewport().setCursor(self._tool.cursor if self._tool is not None else Qt.CursorShape.ArrowCursor)
             event.accept()
             return
-        left = event.button() == Qt.MouseButton.LeftButton
+        left = self._tool_button(event)
         if left and self._tool is not None and self._tool.release(self._scene_pos(event), event):
             event.accept()
             return

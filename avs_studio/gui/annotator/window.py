@@ -44,6 +44,7 @@ from avs_studio import __version__
 from avs_studio.core.errors import AVSError
 from avs_studio.core.project.project import ClipSession, Project
 from avs_studio.core.project.records import STATUS_TITLES, ClipRecord
+from avs_studio.gui.annotator.assist import AssistMixin
 from avs_studio.gui.annotator.canvas import CanvasObject, FrameCanvas
 from avs_studio.gui.annotator.clip_loader import (
     LoadedClip,
@@ -71,8 +72,8 @@ from avs_studio.gui.common.shortcuts import BY_ID, sheet_html
 from avs_studio.gui.common.workers import JobBar
 
 
-class AnnotatorWindow(SoundingMixin, SpeedupsMixin, EditingMixin, GuardsMixin, ObjectOrderMixin, FilesMixin,
-                      ActionsMixin, QMainWindow):
+class AnnotatorWindow(AssistMixin, SoundingMixin, SpeedupsMixin, EditingMixin, GuardsMixin, ObjectOrderMixin,
+                      FilesMixin, ActionsMixin, QMainWindow):
     """AVS Studio's annotator window.
 
     ``engine_factory(setting)`` replaces loading the model (tests inject a fake engine);
@@ -320,6 +321,7 @@ class AnnotatorWindow(SoundingMixin, SpeedupsMixin, EditingMixin, GuardsMixin, O
         a("reject", self.reject_selected, icon_name="reject")
         a("reject_frame", self.reject_frame, icon_name="reject")
         a("shortcuts", self.show_shortcuts, icon_name="help")
+        self._build_assist_actions()
 
     def _build_menus(self) -> None:
         ids = self.actions_by_id
@@ -389,6 +391,7 @@ class AnnotatorWindow(SoundingMixin, SpeedupsMixin, EditingMixin, GuardsMixin, O
             act.setChecked(self.prefs.device == name)
             act.triggered.connect(lambda _=False, n=name: setattr(self.prefs, "device", n))
             devices.addAction(act)
+        self._build_assist_menu(mb)
         m = mb.addMenu("&Help")
         m.addAction(ids["shortcuts"])
         act = m.addAction("&About AVS Studio")
@@ -443,6 +446,7 @@ class AnnotatorWindow(SoundingMixin, SpeedupsMixin, EditingMixin, GuardsMixin, O
         self.propose_button.clicked.connect(lambda: self._guarded(self.propose_current))
         tb2.addWidget(self.propose_button)
         tb2.addAction(ids["propose_selected"])
+        tb2.addAction(ids["propagate"])
         tb2.addSeparator()
         tb2.addAction(ids["mark_done"])
         ids["tool_brush"].setChecked(True)
@@ -557,6 +561,7 @@ class AnnotatorWindow(SoundingMixin, SpeedupsMixin, EditingMixin, GuardsMixin, O
         if self.player is not None:
             self.player.clear()
         self.loaded, self.session, self._loading = None, None, None
+        self.click_edit = None
         self.selected = None
         self.hidden.clear()
         if self.project is not None:
@@ -630,6 +635,7 @@ class AnnotatorWindow(SoundingMixin, SpeedupsMixin, EditingMixin, GuardsMixin, O
         for note in loaded.notes:
             self.statusBar().showMessage(note, 8000)
         self._prerender(loaded)
+        self._assist_clip_opened()
         if not self._preloaded and self.models.factory is None:
             self._preloaded = True  # torch's start-up, once, while the user looks at the clip
             QTimer.singleShot(1500, self._preload_model_code)

@@ -110,6 +110,43 @@ class Preferences:
         self._set("model/device", value)
 
     @property
+    def assist_backend(self) -> str:
+        """The click tool's segmenter: "builtin" (GrabCut) or "sam" (the ONNX pair below)."""
+        value = self._get("assist/backend", "builtin")
+        return value if value in ("builtin", "sam") else "builtin"
+
+    @assist_backend.setter
+    def assist_backend(self, value: str) -> None:
+        self._set("assist/backend", value)
+
+    @property
+    def sam_encoder(self) -> str:
+        """The SAM-family encoder file ('' = none chosen; nothing is ever downloaded)."""
+        return self._get("assist/sam_encoder", "")
+
+    @sam_encoder.setter
+    def sam_encoder(self, path: str) -> None:
+        self._set("assist/sam_encoder", str(path))
+
+    @property
+    def sam_decoder(self) -> str:
+        """The SAM-family decoder file paired with :attr:`sam_encoder`."""
+        return self._get("assist/sam_decoder", "")
+
+    @sam_decoder.setter
+    def sam_decoder(self, path: str) -> None:
+        self._set("assist/sam_decoder", str(path))
+
+    @property
+    def refine_propagation(self) -> bool:
+        """Whether propagated masks are snapped to each frame with the click tool's segmenter."""
+        return self._get("assist/refine_propagation", True, bool)
+
+    @refine_propagation.setter
+    def refine_propagation(self, value: bool) -> None:
+        self._set("assist/refine_propagation", bool(value))
+
+    @property
     def last_folder(self) -> str:
         """The folder of the last file dialog."""
         return self._get("paths/last_folder", str(Path.home()))

@@ -98,6 +98,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("tool_outline", "Tools", "Edit Outline", ("Shift+P",),
              "Edit the selected object's outline as a polygon: drag vertices, click an edge to add one, "
              "Shift+click (or Del after touching one) removes one; Enter commits (one undo step), Esc cancels"),
+    Shortcut("tool_click", "Tools", "Click to Mask", ("C",),
+             "Click the object (Shift+click or right click: not the object) or drag a box: the mask follows "
+             "each click; Enter commits (one undo step), Backspace takes a click back, Esc cancels"),  # fmt: skip
     Shortcut("brush_smaller", "Tools", "Smaller Brush", ("[",), "Brush and eraser radius -20%"),
     Shortcut("brush_larger", "Tools", "Larger Brush", ("]",), "Brush and eraser radius +25%"),
     # Labels
@@ -147,6 +150,17 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("accept_frame", "Proposals", "Accept Frame", ("Shift+A",), "Accept every proposal of this frame"),
     Shortcut("reject", "Proposals", "Reject Proposal", ("R",), "Reject the selected proposal (in every frame)"),
     Shortcut("reject_frame", "Proposals", "Reject Frame", ("Shift+R",), "Reject every proposal of this frame"),
+    # Assist
+    Shortcut("refine_proposal", "Assist", "Refine Proposal", ("Shift+C",),
+             "Turn the selected proposal into clicks for the click tool (its core inside, a ring outside)"),
+    Shortcut("propagate", "Assist", "Propagate", ("T",),
+             "Propose the selected object's mask on the other sampled frames, through the video between them"),
+    Shortcut("propagate_forward", "Assist", "Propagate Forward", ("Shift+T",),
+             "Propose the selected object's mask on the following sampled frames"),
+    Shortcut("propagate_backward", "Assist", "Propagate Backward", ("Alt+T",),
+             "Propose the selected object's mask on the earlier sampled frames"),
+    Shortcut("copy_previous", "Assist", "Copy from Previous Frame", ("Ctrl+D",),
+             "Propose the previous frame's mask of the selected object (or of every object) on this frame"),
     # Help
     Shortcut("shortcuts", "Help", "Keyboard Shortcuts", ("F1",), "This sheet"),
 )

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from avs_studio.gui.annotator.tools.base import Tool, ToolHost
 from avs_studio.gui.annotator.tools.brush import BrushTool, EraserTool
+from avs_studio.gui.annotator.tools.click import ClickTool
 from avs_studio.gui.annotator.tools.fill import FillTool
 from avs_studio.gui.annotator.tools.outline import OutlineTool
 from avs_studio.gui.annotator.tools.polygon import PolygonTool
 from avs_studio.gui.annotator.tools.select import SelectTool
 
-__all__ = ["BrushTool", "EraserTool", "FillTool", "OutlineTool", "PolygonTool", "SelectTool", "Tool", "ToolHost",
-           "make_tools"]
+__all__ = ["BrushTool", "ClickTool", "EraserTool", "FillTool", "OutlineTool", "PolygonTool", "SelectTool", "Tool",
+           "ToolHost", "make_tools"]
 
 
 def make_tools(host: ToolHost) -> dict[str, Tool]:
     """One of each tool, by name, in toolbar order."""
     tools = [SelectTool(host), BrushTool(host), EraserTool(host), PolygonTool(host), FillTool(host),
-             OutlineTool(host)]
+             OutlineTool(host), ClickTool(host)]
     return {t.name: t for t in tools}

@@ -47,6 +47,19 @@ class ToolHost(Protocol):
     def commit_outline(self, instance_id: int, mask: np.ndarray) -> bool:
         """Replace an object's mask by an edited outline's (one undo step); True on success."""
 
+    def assist_begin(self) -> bool:
+        """The click tool starts or continues segmenting the selected (or a new) object;
+        False (after telling the user why) when nothing can be edited."""
+
+    def assist_update(self, prompt) -> None:
+        """Segment with ``prompt`` (in the background) and preview the mask."""
+
+    def assist_commit(self) -> bool:
+        """Commit the previewed mask as one command."""
+
+    def assist_cancel(self) -> None:
+        """Drop the click tool's preview."""
+
 
 def image_point(scene: QPointF) -> tuple[float, float]:
     """Scene position -> the core's image coordinates (pixel centres at integers)."""
