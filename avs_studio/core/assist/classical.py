@@ -53,7 +53,7 @@ class ClassicalSegmenter(Segmenter):
 
     name = "GrabCut (built in)"
 
-    def __init__(self, *, work_side: int = 160, iterations: int = 3, first_extent: float = 0.35,
+    def __init__(self, *, work_side: int = 160, iterations: int = 2, first_extent: float = 0.35,
                  max_grow: int = 2, refine: bool = True) -> None:  # fmt: skip
         self.work_side = int(work_side)
         self.iterations = int(iterations)
@@ -165,11 +165,14 @@ class ClassicalSegmenter(Segmenter):
             (bx0, by0), (bx1, by1) = to_work(*prompt.box[:2]), to_work(*prompt.box[2:])
             outside = np.ones((sh, sw), bool)
             outside[by0 : by1 + 1, bx0 : bx1 + 1] = False
+            if est_small is None and not prompt.negatives:
+                labels[~outside] = _PR_FGD  # GrabCut's own start: the whole box is probably the object
             labels[outside] = _BGD
         _mark_border(labels, inner, _BGD)
         for (cx, cy), positive in seeds:
             cv2.circle(labels, (cx, cy), seed_r, _FGD if positive else _BGD, -1)
         certain_fg = labels == _FGD
+        started = int(((labels == _FGD) | (labels == _PR_FGD)).sum())
         has_fg = bool(((labels == _FGD) | (labels == _PR_FGD)).any())
         has_bg = bool(((labels == _BGD) | (labels == _PR_BGD)).any())
         if has_fg and has_bg and self.iterations > 0:
@@ -179,6 +182,10 @@ class ClassicalSegmenter(Segmenter):
             except cv2.error:
                 pass  # degenerate colour statistics: keep the watershed's answer
         fg = (labels == _FGD) | (labels == _PR_FGD)
+        if fg.sum() < 0.15 * started:
+            # The colour models found no object (a white bird on a white wall): the edges
+            # (the watershed's partition) know more than the colours here.
+            fg = (guess & (labels != _BGD)) | certain_fg
         fg = _connected_to(fg, certain_fg if certain_fg.any() else guess)
         touches = _touches_inner_border(fg, inner) or (
             estimate is None and _border_like_clicks(small, seeds, inner))

@@ -41,7 +41,7 @@ class Propagated:
 
     frame: int
     mask: np.ndarray  # bool [H, W]
-    confidence: float  # share of the mask that passed the forward-backward check, over the walk
+    confidence: float  # the weakest walk's share of tracked points that agreed with the motion
     steps: int  # flow steps from the source frame
     direct: bool = False  # True: flow between sampled frames, no video in between
     refined: bool = False
@@ -124,7 +124,7 @@ class FlowTracker:
             inside = np.zeros((sh, sw), np.uint8)
             _fill(inside, [p for p, _ in work], [hole for _, hole in work])
             found = self._motion(gray(i0), gray(i1), inside, work, levels=5 if direct else 4) if inside.any() else None
-            doubtful = found is not None and found[2] and found[1] < 0.5
+            doubtful = found is not None and found[2] and found[1] < 0.3
             if i1 - i0 > 1 and (found is None or doubtful or _travel(found[0], work) > self.max_step):
                 mid = (i0 + i1) // 2
                 return step(mid, i1, step(i0, mid, outlines))
@@ -319,7 +319,7 @@ def propagate(frames: ClipFrames, source: int, mask: np.ndarray, targets: Sequen
             direct = not between
             current, share, steps = tracker.walk(current, frames.sampled(prev_k), [*between, frames.sampled(k)],
                                                  direct=direct, cancel=cancel)  # fmt: skip
-            conf *= share
+            conf = min(conf, share)  # as trustworthy as the weakest walk that led here
             if int(current.sum()) < min_area:
                 result.lost.append(k)
                 done += len(walk) - walk.index(k)
