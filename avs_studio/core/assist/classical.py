@@ -158,8 +158,8 @@ class ClassicalSegmenter(Segmenter):
         if estimate is not None:
             est_small = cv2.resize(estimate[y0:y1, x0:x1].astype(np.uint8), (sw, sh),
                                    interpolation=cv2.INTER_NEAREST) > 0  # fmt: skip
-        guess = _watershed_guess(small, seeds, seed_r, inner, est_small, prompt.box and
-                                 (to_work(*prompt.box[:2]), to_work(*prompt.box[2:])))  # fmt: skip
+        guess, flooded = _watershed_guess(small, seeds, seed_r, inner, est_small, prompt.box and
+                                          (to_work(*prompt.box[:2]), to_work(*prompt.box[2:])))  # fmt: skip
         labels = np.where(guess, _PR_FGD, _PR_BGD).astype(np.uint8)
         if prompt.box is not None:
             (bx0, by0), (bx1, by1) = to_work(*prompt.box[:2]), to_work(*prompt.box[2:])
@@ -186,6 +186,7 @@ class ClassicalSegmenter(Segmenter):
             # The colour models found no object (a white bird on a white wall): the edges
             # (the watershed's partition) know more than the colours here.
             fg = (guess & (labels != _BGD)) | certain_fg
+        fg = _honour_clicks(fg, flooded, seeds)
         fg = _connected_to(fg, certain_fg if certain_fg.any() else guess)
         touches = _touches_inner_border(fg, inner) or (
             estimate is None and _border_like_clicks(small, seeds, inner))
@@ -278,15 +279,20 @@ def _border_like_clicks(small: np.ndarray, seeds, inner, levels: int = 6) -> boo
     return float(np.minimum(a / a.sum(), b / b.sum()).sum()) > 0.5
 
 
+_BG_MARK, _FG_MARK, _CLICK_MARK = 1, 2, 10  # watershed labels: rest, object, click i -> 10 + i
+
+
 def _watershed_guess(small: np.ndarray, seeds, seed_r: int, inner, estimate: np.ndarray | None,
-                     box) -> np.ndarray:  # fmt: skip
+                     box) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """A first partition by seeded watershed on the colour image: each click floods its own
-    region until it meets the flood of a click of the other kind, of the crop's border, or of
-    the estimate so far (its core stands for the object, the far outside for the rest).
+    region until it meets the flood of another click, of the crop's border, or of the
+    estimate so far (its core stands for the object, the far outside for the rest).
 
     Near a click that contradicts the estimate (a negative click inside it, a positive one
     outside), the estimate's seeds are withdrawn up to twice as far as the click is deep
     inside the wrong region, so the click's flood can take that region over up to its edges.
+    Returns the guess (the object's part) and the flood map, where click ``i``'s region
+    carries the label ``10 + i``.
     """
     import cv2
 
@@ -295,16 +301,17 @@ def _watershed_guess(small: np.ndarray, seeds, seed_r: int, inner, estimate: np.
     border = np.zeros((sh, sw), np.uint8)
     # OpenCV's watershed ignores markers on the image's outermost pixels: mark two rows.
     _mark_border(border, inner, 1, width=2)
+    extra = []
     if box is not None:
         (bx0, by0), (bx1, by1) = box
         inside = np.zeros((sh, sw), bool)
         inside[by0 : by1 + 1, bx0 : bx1 + 1] = True
         border[~inside] = 1
         if estimate is None and not any(p for _, p in seeds):  # a box alone: its centre is the object
-            seeds = [*seeds, (((bx0 + bx1) // 2, (by0 + by1) // 2), True)]
+            extra = [(((bx0 + bx1) // 2, (by0 + by1) // 2), True)]
     if not border.any():  # the crop is the whole image: its outer frame stands for the rest
         border[:2, :] = border[-2:, :] = border[:, :2] = border[:, -2:] = 1
-    markers[border > 0] = 2
+    markers[border > 0] = _BG_MARK
     if estimate is not None and estimate.any():
         kernel = np.ones((5, 5), np.uint8)
         core = cv2.erode(estimate.astype(np.uint8), kernel) > 0
@@ -319,22 +326,48 @@ def _watershed_guess(small: np.ndarray, seeds, seed_r: int, inner, estimate: np.
             elif not positive and estimate[cy, cx]:
                 r = 2.0 * float(depth_in[cy, cx]) + 2.0
                 core &= (xx - cx) ** 2 + (yy - cy) ** 2 > r * r
-        markers[outer] = 2
-        markers[core] = 1
-    for (cx, cy), positive in seeds:
-        cv2.circle(markers, (cx, cy), seed_r, 1 if positive else 2, -1)
-    if not (markers == 1).any():
-        return np.zeros((sh, sw), bool)
+        markers[outer] = _BG_MARK
+        markers[core] = _FG_MARK
+    all_seeds = [*seeds, *extra]
+    for i, ((cx, cy), _) in enumerate(all_seeds):
+        cv2.circle(markers, (cx, cy), seed_r, _CLICK_MARK + i, -1)
+    object_labels = [_FG_MARK] + [_CLICK_MARK + i for i, (_, positive) in enumerate(all_seeds) if positive]
+    flooded = markers
     guess = np.zeros((sh, sw), bool)
+    if len(object_labels) == 1 and not (markers == _FG_MARK).any():
+        return guess, flooded
     # Texture inside an object is edges too: a blur keeps where the colour *statistics*
     # change. A flood that stayed tiny was stopped by texture: flood again, blurred more.
     for blur in WATERSHED_BLUR:
         flooded = markers.copy()
         cv2.watershed(cv2.GaussianBlur(small, (0, 0), max(1.0, blur * max(sh, sw))), flooded)
-        guess = flooded == 1
+        guess = np.isin(flooded, object_labels)
         if estimate is not None or guess.sum() >= 0.02 * sh * sw:
             break
-    return guess
+    return guess, flooded
+
+
+def _honour_clicks(fg: np.ndarray, flooded: np.ndarray, seeds) -> np.ndarray:
+    """The user's clicks overrule the colour models: a positive click's region (its flood)
+    that the cut left mostly out comes back in; a negative click's region that it kept goes."""
+    import cv2
+
+    out = fg.copy()
+    for i, (_, positive) in enumerate(seeds):
+        region = flooded == _CLICK_MARK + i
+        n = int(region.sum())
+        if n == 0:
+            continue
+        inside = int((out & region).sum())
+        if positive and inside < 0.5 * n:
+            out |= region
+        elif not positive and inside > 0.5 * n:
+            out &= ~region
+    # the watershed's own boundary pixels (-1) between two object regions are object too
+    edge = flooded == -1
+    if edge.any():
+        out |= edge & (cv2.blur(out.astype(np.float32), (3, 3)) > 0.5)
+    return out
 
 
 def _connected_to(fg: np.ndarray, anchor: np.ndarray) -> np.ndarray:
