@@ -246,9 +246,10 @@ def test_propagation_through_the_video_follows_a_fast_object_direct_flow_loses_i
     direct = propagate(MovingDisc(60.0, video=False), 0, start, [1, 2, 3, 4])
     truth = {k: clip.render(25 * k)[1] for k in range(5)}
     chained_iou = [iou(p.mask, truth[p.frame]) for p in chained.frames]
-    direct_iou = [iou(p.mask, truth[p.frame]) for p in direct.frames]
+    # direct flow either follows it badly or, failing to follow it at all, says it is lost
+    direct_iou = [iou(p.mask, truth[p.frame]) for p in direct.frames] + [0.0] * (4 - len(direct.frames))
     assert len(chained_iou) == 4 and min(chained_iou) > 0.9, chained_iou
-    assert np.mean(chained_iou) > np.mean(direct_iou) + 0.3, (chained_iou, direct_iou)
+    assert np.mean(direct_iou) < 0.6 and (direct.lost or direct.frames), (direct_iou, direct.lost)
     assert all(not p.direct for p in chained.frames)
     assert direct.notes and "no video" in direct.notes[0]
     assert chained.frames[0].steps < 25  # slow motion is not stepped frame by frame
@@ -282,6 +283,27 @@ def test_propagation_refined_by_the_segmenter_snaps_to_edges():
     refined = propagate(clip, 0, rough, [1], refine=ClassicalSegmenter())
     assert refined.frames[0].refined
     assert iou(refined.frames[0].mask, truth[1]) > iou(plain.frames[0].mask, truth[1])
+
+
+def test_a_shot_change_ends_the_walk():
+    """After a cut to another shot nothing of the object can be followed: it is reported
+    lost there, and nothing is proposed on that frame or after it."""
+    clip = MovingDisc(20.0)
+    rng = np.random.default_rng(99)
+    other = (texture(rng, clip.h, clip.w, [(20, 20, 200), (240, 240, 240)], 3)).astype(np.uint8)
+    real_between = clip.between
+
+    def between(k0, k1):
+        frames = real_between(k0, k1)
+        if (k0, k1) == (1, 2):
+            frames[12:] = [other] * len(frames[12:])  # the shot changes half-way
+        return frames
+
+    clip.between = between
+    clip._sampled = [*clip._sampled[:2], other, other, other]
+    res = propagate(clip, 0, clip.render(0)[1], [1, 2, 3, 4])
+    assert [p.frame for p in res.frames] == [1] and res.lost == [2]
+    assert "lost on frame(s) 3" in res.summary()
 
 
 def test_flow_tracker_keeps_holes():

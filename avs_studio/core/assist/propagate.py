@@ -94,7 +94,9 @@ class FlowTracker:
         Steps are as long as the motion allows: a step that moves the object more than
         :attr:`max_step` pixels (at work scale), or that most tracked points disagree with,
         is split at the frame half-way; small per-frame motions are thus never chained one
-        video frame at a time, where the trackers' sub-pixel errors would add up.
+        video frame at a time, where the trackers' sub-pixel errors would add up. A step
+        between two neighbouring frames that cannot be followed (a shot change, the object
+        gone) ends the walk with an empty mask and a share of 0: the object is lost.
         ``direct`` marks a walk with no stepping stones (whole-frame search).
         """
         mask = np.asarray(mask, bool)
@@ -123,18 +125,24 @@ class FlowTracker:
             work = [((pts - (x0, y0) + 0.5) * (sx, sy) - 0.5, hole) for pts, hole in outlines]
             inside = np.zeros((sh, sw), np.uint8)
             _fill(inside, [p for p, _ in work], [hole for _, hole in work])
-            found = self._motion(gray(i0), gray(i1), inside, work, levels=5 if direct else 4) if inside.any() else None
+            cut = _is_cut(gray(i0), gray(i1))
+            found = None
+            if inside.any() and not cut:
+                found = self._motion(gray(i0), gray(i1), inside, work, levels=5 if direct else 4)
             doubtful = found is not None and found[2] and found[1] < 0.3
             if i1 - i0 > 1 and (found is None or doubtful or _travel(found[0], work) > self.max_step):
                 mid = (i0 + i1) // 2
                 return step(mid, i1, step(i0, mid, outlines))
-            if found is None:
-                return outlines  # nothing to track: stay put (the share says so)
+            if found is None or (found[2] and found[1] < 0.1):
+                raise _Lost  # a shot change, or nothing of the object could be followed
             matrix, share, _ = found
             shares.append(share)
             return [(_apply(pts, matrix, (x0, y0), (sx, sy)), hole) for pts, hole in outlines]
 
-        outlines = step(-1, len(frames) - 1, outlines)
+        try:
+            outlines = step(-1, len(frames) - 1, outlines)
+        except _Lost:
+            return np.zeros((h, w), bool), 0.0, len(shares)
         out = np.zeros((h, w), np.uint8)
         _fill(out, [pts for pts, _ in outlines], [hole for _, hole in outlines])
         share = float(np.exp(np.mean(np.log(np.maximum(shares, 1e-3))))) if shares else 0.0
@@ -248,6 +256,20 @@ def _object_motion(flow: np.ndarray, support: np.ndarray, sigma: float) -> np.nd
         num = cv2.GaussianBlur(flow[..., c] * wgt, (0, 0), sigma)
         out[..., c] = np.where(den > 1e-3, num / np.maximum(den, 1e-6), mean[c])
     return out
+
+
+class _Lost(Exception):
+    """The object could not be followed through a step (a cut, an occlusion, a blur)."""
+
+
+def _is_cut(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when two frames' crops look like different shots (their grey-level histograms
+    hardly correlate), however the object moved."""
+    import cv2
+
+    ha = cv2.calcHist([a], [0], None, [32], [0, 256])
+    hb = cv2.calcHist([b], [0], None, [32], [0, 256])
+    return float(cv2.compareHist(ha, hb, cv2.HISTCMP_CORREL)) < 0.5
 
 
 def _travel(matrix: np.ndarray, work) -> float:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsRect
 from avs_studio.core.assist.prompt import Click, Prompt
 from avs_studio.gui.annotator.tools.base import Tool, image_point
 
-MARK_PX = 9  # click marks' size on screen
+MARK_PX = 11  # click marks' size on screen
 DRAG_PX = 5  # a press that moves further than this (screen pixels) draws a box
 POSITIVE, NEGATIVE = QColor(60, 220, 110), QColor(240, 70, 70)
 
@@ -181,7 +181,7 @@ class ClickTool(Tool):
             mark = QGraphicsEllipseItem(QRectF(-MARK_PX / 2, -MARK_PX / 2, MARK_PX, MARK_PX))
             mark.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
             mark.setBrush(QBrush(POSITIVE if c.positive else NEGATIVE))
-            mark.setPen(QPen(QColor(20, 20, 20), 1.5))
+            mark.setPen(QPen(QColor(255, 255, 255), 2.0))
             mark.setPos(c.x + 0.5, c.y + 0.5)
             mark.setZValue(16)
             scene.addItem(mark)
