@@ -87,8 +87,9 @@ class ClassicalSegmenter(Segmenter):
         roi = self._roi(prompt, extent, (h, w), None if old is None else old.roi)
         grows = 0
         while True:
-            mask, touches = self._cut(img, prompt, estimate, roi)
-            if not touches or prompt.box is not None or grows >= self.max_grow or roi == (0, 0, w, h):
+            may_grow = prompt.box is None and grows < self.max_grow and roi != (0, 0, w, h)
+            mask, touches = self._cut(img, prompt, estimate, roi, may_grow=may_grow)
+            if not touches or not may_grow:
                 break
             roi = _grow(roi, 1.8, (h, w))
             grows += 1
@@ -134,8 +135,10 @@ class ClassicalSegmenter(Segmenter):
         return _clip_roi(x0, y0, x1, y1, shape)
 
     # ------------------------------------------------------------------ one cut
-    def _cut(self, img: np.ndarray, prompt: Prompt, estimate: np.ndarray | None, roi
-             ) -> tuple[np.ndarray, bool]:  # fmt: skip
+    def _cut(self, img: np.ndarray, prompt: Prompt, estimate: np.ndarray | None, roi, *,
+             may_grow: bool = False) -> tuple[np.ndarray | None, bool]:  # fmt: skip
+        """The mask cut on ``roi``, and whether the object seems to run beyond the crop (then,
+        when ``may_grow``, no mask: the caller cuts again on a larger crop)."""
         import cv2
 
         h, w = img.shape[:2]
@@ -154,6 +157,8 @@ class ClassicalSegmenter(Segmenter):
         seeds = [(to_work(c.x, c.y), c.positive) for c in prompt.clicks]
         seed_r = max(1, int(round(0.015 * max(sw, sh))))
         inner = (x0 > 0, y0 > 0, x1 < w, y1 < h)  # crop sides that are not the image's border
+        if may_grow and estimate is None and _border_like_clicks(small, seeds, inner):
+            return None, True  # the crop lies inside the object: cutting it would be wasted
         est_small = None
         if estimate is not None:
             est_small = cv2.resize(estimate[y0:y1, x0:x1].astype(np.uint8), (sw, sh),
@@ -178,7 +183,9 @@ class ClassicalSegmenter(Segmenter):
         if has_fg and has_bg and self.iterations > 0:
             try:
                 bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-                cv2.grabCut(small, labels, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
+                # a coarse cut of a big crop (a finer one follows) needs fewer rounds
+                rounds = 1 if scale < 0.5 and estimate is None else self.iterations
+                cv2.grabCut(small, labels, None, bgd, fgd, rounds, cv2.GC_INIT_WITH_MASK)
             except cv2.error:
                 pass  # degenerate colour statistics: keep the watershed's answer
         fg = (labels == _FGD) | (labels == _PR_FGD)
@@ -188,8 +195,7 @@ class ClassicalSegmenter(Segmenter):
             fg = (guess & (labels != _BGD)) | certain_fg
         fg = _honour_clicks(fg, flooded, seeds)
         fg = _connected_to(fg, certain_fg if certain_fg.any() else guess)
-        touches = _touches_inner_border(fg, inner) or (
-            estimate is None and _border_like_clicks(small, seeds, inner))
+        touches = _touches_inner_border(fg, inner)
         if scale < 1.0:
             soft = cv2.resize(fg.astype(np.float32), (rw, rh), interpolation=cv2.INTER_LINEAR)
             full = _refine(crop, soft, fg, small, 1.0 / scale) if self.refine else soft > 0.5

@@ -111,11 +111,17 @@ class FlowTracker:
         sw, sh = max(8, round(rw * scale)), max(8, round(rh * scale))
         sx, sy = sw / rw, sh / rh
         grays: dict[int, np.ndarray] = {}
+        thumbs: dict[int, np.ndarray] = {}
 
         def gray(i: int) -> np.ndarray:
             if i not in grays:
                 grays[i] = _gray((start if i < 0 else frames[i])[y0:y1, x0:x1], (sw, sh))
             return grays[i]
+
+        def thumb(i: int) -> np.ndarray:  # the whole frame, small: to tell a shot change
+            if i not in thumbs:
+                thumbs[i] = _gray(start if i < 0 else frames[i], (64, 36))
+            return thumbs[i]
 
         shares: list[float] = []
 
@@ -125,7 +131,7 @@ class FlowTracker:
             work = [((pts - (x0, y0) + 0.5) * (sx, sy) - 0.5, hole) for pts, hole in outlines]
             inside = np.zeros((sh, sw), np.uint8)
             _fill(inside, [p for p, _ in work], [hole for _, hole in work])
-            cut = _is_cut(gray(i0), gray(i1))
+            cut = _is_cut(thumb(i0), thumb(i1))
             found = None
             if inside.any() and not cut:
                 found = self._motion(gray(i0), gray(i1), inside, work, levels=5 if direct else 4)
@@ -263,8 +269,8 @@ class _Lost(Exception):
 
 
 def _is_cut(a: np.ndarray, b: np.ndarray) -> bool:
-    """True when two frames' crops look like different shots (their grey-level histograms
-    hardly correlate), however the object moved."""
+    """True when two (whole, shrunk) frames look like different shots: their grey-level
+    histograms hardly correlate, however much an object moved in them."""
     import cv2
 
     ha = cv2.calcHist([a], [0], None, [32], [0, 256])
