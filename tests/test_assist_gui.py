@@ -246,7 +246,9 @@ def test_refine_proposal_turns_a_model_proposal_into_clicks(s4, qtbot):
     press(qtbot, win, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: win.click_edit is None, timeout=10000)
     assert len(win.session.history()) == history + 1
-    assert win.session.store.object(0, proposal.instance_id).rle != proposal.rle
+    refined = win.session.store.object(0, proposal.instance_id)
+    assert refined.rle != proposal.rle
+    assert not refined.provenance.is_proposal  # corrected by hand: the annotator's now
 
 
 def test_a_sam_model_named_in_the_preferences_serves_the_clicks(make_window, qtbot, demo_root, tmp_path):  # noqa: F811

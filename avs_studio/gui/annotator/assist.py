@@ -200,7 +200,10 @@ class AssistMixin:
             return True
         if not self._can_edit():
             return False
-        inst, label, colour = self._target()
+        target = self._target()
+        if target is None:  # a new AVSS object and no class chosen
+            return False
+        inst, label, colour = target
         if label is None:
             label = self.session.store.label_of(inst)
         if label is None:
@@ -274,7 +277,8 @@ class AssistMixin:
             self.assist_cancel()
             return False
         exists = self.session.store.object(edit.frame, edit.instance_id) is not None
-        inner: Command = (ReplaceMask(edit.frame, edit.instance_id, edit.mask.astype(np.uint8)) if exists
+        # the annotator's own work: a proposal corrected so becomes theirs (by_hand)
+        inner: Command = (ReplaceMask(edit.frame, edit.instance_id, edit.mask.astype(np.uint8), by_hand=True) if exists
                           else AddObject(edit.frame, edit.instance_id, edit.label, edit.mask.astype(np.uint8)))  # fmt: skip
         self.click_edit = None
         tool = self.tools.get("click")
