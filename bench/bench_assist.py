@@ -342,6 +342,38 @@ def real_propagation(seg, frames_n: int = 10) -> str:
     return f"{w}x{h}, " + "; ".join(out)
 
 
+def demo_propagation(seed: int, folder: Path) -> str:
+    """One object of an 11-s demo scene at 1280x720, 25 fps (written as H.264 and decoded
+    back), propagated from its first sampled frame over the 10 others; IoU with the truth."""
+    from avs_studio.core.demo.dataset import FPS, sampled_times
+    from avs_studio.core.demo.scene import KIND_BY_NAME, make_scene
+    from avs_studio.core.media.writer import write_video
+
+    rng = np.random.default_rng(seed)
+    seconds, size = 11, (1280, 720)
+    kinds = [KIND_BY_NAME[k] for k in ("chirp", "bursts", "harmonic")]
+    scene = make_scene(rng, seconds=seconds, kinds=kinds, sounding=[np.ones(seconds, bool)] * 3, size=size)
+    video = folder / "demo-1280x720.mp4"
+    n = int(round(seconds * FPS))
+    write_video(video, (scene.render(i / FPS, size) for i in range(n)), FPS)
+    times = sampled_times(seconds)
+    sampled = [scene.render(t, size) for t in times]
+    maps = [scene.object_map(t, size) for t in times]
+    obj = int(np.argmax([np.sum(maps[0] == i) for i in range(len(kinds))]))
+    out = []
+    for refine in (None, ClassicalSegmenter()):
+        frames = ClipFrames(sampled, len(sampled), video=video, video_times=times)
+        w0, c0 = time.perf_counter(), time.process_time()
+        res = propagate(frames, 0, maps[0] == obj, list(range(1, len(times))), refine=refine)
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        frames.close()
+        ious = [iou(p.mask, maps[p.frame] == obj) for p in res.frames]
+        out.append(f"{'refined' if refine else 'flow only'}: {wall:.1f} s wall ({cpu:.1f} s CPU) for "
+                   f"{len(res.frames)} frames, IoU with the truth min {min(ious, default=0):.2f} "
+                   f"mean {mean(ious):.2f}{', lost at ' + str(res.lost) if res.lost else ''}")  # fmt: skip
+    return "; ".join(out)
+
+
 def onnx_plumbing(quick: bool) -> list[str]:
     """Embedding a 1280x720 frame and decoding a click with tiny stand-in models."""
     try:
@@ -439,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nclick latency on the demo frames (their own size): {click_clock.text()}")
         print(f"propagation, demo clips (per call: all later frames of one object): {prop_clock.text()}")
 
+        print(f"propagating one object over 10 sampled frames of a 1280x720 demo scene (25 fps video): "
+              f"{demo_propagation(args.seed, Path(tmp))}", flush=True)  # fmt: skip
         lat, counts = latency_1280(all_tracks, seg, 8 if args.quick else 30)
         print(f"\nclick latency at 1280x720 (demo scenes re-rendered, the robot's clicks; {len(counts)} object-frames, "
               f"mean {mean(counts):.2f} clicks to 0.90): {lat.text()}")  # fmt: skip

@@ -186,6 +186,7 @@ class FlowTracker:
         src, dst = pts.reshape(-1, 2)[ok], nxt.reshape(-1, 2)[ok]
         if len(src) < 3:
             return None
+        cv2.setRNGSeed(14)  # RANSAC samples at random: the same frames give the same proposal
         matrix, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0)
         if matrix is None:
             shift = np.median(dst - src, axis=0)

@@ -82,6 +82,7 @@ class AssistMixin:
     def _build_assist_actions(self) -> None:
         self.segmenters = Segmenters()
         self.click_edit: ClickEdit | None = None
+        self.last_propagation: tuple | None = None  # (result, frames kept, frames skipped)
         self._sam_failed: str | None = None
         a = self._action
         a("refine_proposal", self.refine_proposal, icon_name="click")
