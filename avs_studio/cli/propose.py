@@ -8,6 +8,11 @@ A thin face on :func:`avs_studio.model.propose.run.propose`: it loads the model 
 demo model of the setting when ``--model`` is omitted), shows a progress bar with clips/s
 and the time left, and ends with a summary. The first Ctrl-C stops after the current batch
 (finished clips stay complete; a re-run continues), a second one aborts at once.
+
+``--ray [ADDRESS]`` runs the same job on Ray
+(:class:`~avs_studio.model.propose.ray_executor.RayExecutor`): the same outputs, report,
+progress and Ctrl-C. Ray prints a cluster's own troubles (a node lost) on stdout while it
+runs; the summary line comes after Ray has stopped.
 """
 
 from __future__ import annotations
@@ -55,6 +60,13 @@ def add_propose_parser(subparsers) -> None:
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
                    help="fp32 (default); bf16/fp16 autocast on a GPU only")
     p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="run on Ray (needs the 'ray' extra): alone, a local Ray runtime on this machine; "
+                        "with an address (auto, ray://HOST:PORT, ...), that cluster. Put it after INPUT")  # fmt: skip
+    p.add_argument("--ray-writes", choices=["driver", "workers"], default="driver",
+                   help="with --ray, who writes the outputs: this process (default; OUT on this "
+                        "machine's disk) or the model actors (OUT must be one folder every node "
+                        "sees at the same path)")  # fmt: skip
     p.set_defaults(func=cmd_propose)
 
 
@@ -64,20 +76,37 @@ def cmd_propose(args: argparse.Namespace) -> int:
 
     quiet = bool(getattr(args, "quiet", False))
     clip_setting = _clip_setting(args)
+    ray = getattr(args, "ray", None)
+    if ray is None and getattr(args, "ray_writes", "driver") != "driver":
+        raise AVSError("--ray-writes applies to a run on Ray: add --ray")
+    if ray is not None and args.workers is not None:
+        raise AVSError("--workers sets the local decoding processes; on Ray every free CPU prepares "
+                       "clips: drop --workers or --ray")  # fmt: skip
     system = _load_model(args, clip_setting)
-    from avs_studio.model.engine import Engine
+    executor = None
+    if ray is None:
+        engine = _engine(system, args.device, args.precision, args.batch_clips, args.threads, fold=True)
+        if not quiet:
+            print(f"model: {engine.describe()}", file=sys.stderr)
+    else:
+        from avs_studio.model.propose.ray_executor import RayExecutor
 
-    # The system is loaded only to propose: it may be specialised for inference.
-    engine = Engine(system, device=args.device, precision=args.precision,
-                    batch_clips=args.batch_clips, threads=args.threads, fold_batchnorm=True)  # fmt: skip
-    if not quiet:
-        print(f"model: {engine.describe()}", file=sys.stderr)
+        # The driver keeps the system as loaded (the actors fold it on their own device, as a
+        # local run does) and never runs it: a CPU engine gives the job the model's identity.
+        engine = _engine(system, "cpu", "fp32", args.batch_clips, args.threads, fold=False)
+        executor = RayExecutor(ray or None, write_on=args.ray_writes, device=args.device,
+                               precision=args.precision, threads=args.threads, fold_batchnorm=True)  # fmt: skip
+        if not quiet:
+            info = system.info
+            print(f"model: {info.name} ({info.arch}, {system.setting.value.upper()}) on Ray "
+                  f"({ray or 'a local runtime'}): device {args.device}, {args.precision}, "
+                  f"{args.batch_clips} clip(s) per batch", file=sys.stderr)  # fmt: skip
     token = CancelToken()
     with stop_on_ctrl_c(token), _rate_bar("propose", quiet) as prog:
         report = propose(
             args.input, engine, args.out, setting=clip_setting or system.setting, fmt=args.fmt,
             probs=args.probs, split=args.split, seconds=args.seconds, workers=args.workers,
-            progress=prog, cancel=token,
+            executor=executor, progress=prog, cancel=token,
         )  # fmt: skip
     for note in report.notes[:10]:
         print(f"note: {note}", file=sys.stderr)
@@ -87,10 +116,13 @@ def cmd_propose(args: argparse.Namespace) -> int:
         print(f"... and {len(report.failures) - _SHOWN_FAILURES} more failures (see report.csv)", file=sys.stderr)
     t = report.timings
     if report.done and not quiet:
+        if "idle_s" in t:  # on Ray: the actors' wait for prepared clips, summed over actors
+            wait = f"model actors waiting for prepared clips {t['idle_s']:.1f} s, Ray start-up {t.get('ray_start_s', 0):.1f} s"
+        else:
+            wait = f"waiting for decoded clips {t.get('wait_s', 0):.1f} s"
         print(f"time: frames {t.get('frames_s', 0):.1f} s and log-mel {t.get('log_mel_s', 0):.1f} s "
               f"(decoding workers), audio encoder {t.get('audio_encoder_s', 0):.1f} s, model "
-              f"{t.get('model_s', 0):.1f} s, writing {t.get('write_s', 0):.1f} s, waiting for "
-              f"decoded clips {t.get('wait_s', 0):.1f} s", file=sys.stderr)  # fmt: skip
+              f"{t.get('model_s', 0):.1f} s, writing {t.get('write_s', 0):.1f} s, {wait}", file=sys.stderr)  # fmt: skip
     print(f"{report.summary()}; outputs in {Path(args.out)}")
     if report.cancelled:
         print("stopped before the end: run the same command again to continue", file=sys.stderr)
@@ -98,6 +130,14 @@ def cmd_propose(args: argparse.Namespace) -> int:
     if report.failures and not report.done and not report.skipped:
         raise AVSError(f"no clip could be proposed: {report.failures[0].item}: {report.failures[0].error}")
     return 0
+
+
+def _engine(system, device: str, precision: str, batch_clips: int, threads: int | None, *, fold: bool):
+    from avs_studio.model.engine import Engine
+
+    # The system is loaded only to propose: it may be specialised for inference (``fold``).
+    return Engine(system, device=device, precision=precision, batch_clips=batch_clips, threads=threads,
+                  fold_batchnorm=fold)  # fmt: skip
 
 
 def _clip_setting(args: argparse.Namespace) -> Setting | None:

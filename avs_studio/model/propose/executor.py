@@ -39,12 +39,14 @@ class RunSpec:
 
 @dataclass
 class RunStats:
-    """Where an executor's time went (``timings``, seconds) and how its decoding went
-    (``prefetch``: workers, clips in flight at most, worker restarts, ...)."""
+    """Where an executor's time went (``timings``, seconds), how its decoding went
+    (``prefetch``: workers, clips in flight at most, worker restarts, ...), and what the
+    report should tell about the run (``notes``: a cluster's layout, why it stopped)."""
 
     timings: dict[str, float] = field(default_factory=dict)
     prefetch: dict[str, int] = field(default_factory=dict)
     cancelled: bool = False
+    notes: list[str] = field(default_factory=list)
 
 
 class Outcomes:
@@ -73,7 +75,10 @@ class Outcomes:
 
     def _step(self, clip_id: str) -> None:
         self.handled += 1
-        self.progress(self.handled, self.report.total, clip_id)
+        # The message ends with the failures so far: a progress bar that shows its tail
+        # keeps them in view.
+        failed = len(self.report.failures)
+        self.progress(self.handled, self.report.total, f"{clip_id}, {failed} failed" if failed else clip_id)
 
 
 class Executor(ABC):

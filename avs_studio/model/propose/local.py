@@ -49,7 +49,7 @@ class LocalExecutor(Executor):
         engine = spec.engine
         workers = default_workers(engine.device.type) if spec.workers is None else max(0, int(spec.workers))
         workers = min(workers, len(todo))
-        writer = _Writer(spec.out, spec.kinds, outcomes)
+        writer = ClipWriter(spec.out, spec.kinds, outcomes)
         timing = {"frames_s": 0.0, "log_mel_s": 0.0, "wait_s": 0.0}
         stats = PrefetchStats()
         before = engine.stats.as_dict()
@@ -90,8 +90,9 @@ class LocalExecutor(Executor):
         return RunStats(timing, prefetch, cancelled=stopped)
 
 
-class _Writer:
-    """Writes finished clips in background threads, at most ``max_pending`` at a time.
+class ClipWriter:
+    """Writes finished clips in background threads, at most ``max_pending`` at a time (the
+    local executor's writer, and the Ray executor's when the driver writes).
 
     Outcomes (done / failed) are recorded on the calling thread only, in clip completion
     order, so progress callbacks never run on a writer thread.

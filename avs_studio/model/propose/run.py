@@ -30,8 +30,8 @@ a time (an OS lock).
 The stages are modules beside this one: ``discover`` -> ``prepare`` -> ``infer`` ->
 ``write`` -> ``report``, with the output folder's names and markers in ``state``. The loop
 that drives prepare -> infer -> write is an :class:`~avs_studio.model.propose.executor.Executor`:
-``local`` (decoding processes on this machine, the default). Importing this module does not
-import torch.
+``local`` (decoding processes on this machine, the default) or ``ray_executor`` (a Ray
+cluster). Importing this module does not import torch (nor Ray).
 """
 
 from __future__ import annotations
@@ -171,6 +171,7 @@ def _propose(disc: Discovery, engine: Engine, out: Path, opts: _Options, progres
         try:
             stats = opts.executor.run(todo, spec, Outcomes(report, progress), cancel)
             report.timings, report.prefetch, report.cancelled = stats.timings, stats.prefetch, stats.cancelled
+            report.notes.extend(stats.notes)
         finally:
             report.wall_s = time.perf_counter() - t_start
             finish_run(out, disc, opts.fmt, report)
