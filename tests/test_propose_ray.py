@@ -94,7 +94,7 @@ def local_run(demo_root, tmp_path_factory):
         key = (str(src), setting, tuple(sorted(kw.items())))
         if key not in made:
             out = base / f"run{len(made)}"
-            propose(src, tiny_system(setting), out, workers=1, **kw)
+            propose(src, tiny_system(setting), out, workers=0, **kw)  # decoding here: quicker
             made[key] = out
         return made[key]
 
@@ -131,22 +131,20 @@ def _no_partial_outputs(out: Path) -> None:
 
 
 def test_on_two_nodes_the_outputs_are_the_bytes_of_the_local_run(cluster, demo_root, local_run, tmp_path):
-    """S4 official masks + scores, written by the driver and by the actors; AVSS COCO (the
-    driver writes from the labels the actors computed) with two clips per forward."""
+    """S4 official masks + scores; AVSS COCO (the driver writes from the labels the actors
+    computed) with two clips per forward. (The cluster writes in the node-loss story.)"""
     root = demo_root("s4", 6, 0)
-    expected = local_run(root, probs=True)
-    for write_on in ("driver", "workers"):
-        out = tmp_path / write_on
-        report = propose(root, tiny_system("s4"), out, probs=True, executor=RayExecutor(write_on=write_on))
-        assert len(report.done) == 6 and not report.failures
-        assert any("2 node(s)" in n and "1 model actor" in n for n in report.notes), report.notes
-        assert report.timings["model_s"] > 0 and report.timings["frames_s"] > 0
-        assert_same_outputs(out, expected)
-    avss = demo_root("avss", 3, 0)
+    out = tmp_path / "s4"
+    report = propose(root, tiny_system("s4"), out, probs=True, executor=RayExecutor())
+    assert len(report.done) == 6 and not report.failures
+    assert any("2 node(s)" in n and "1 model actor" in n and "the driver writes" in n for n in report.notes)
+    assert report.timings["model_s"] > 0 and report.timings["frames_s"] > 0
+    assert_same_outputs(out, local_run(root, probs=True))
+    avss = demo_root("avss", 2, 0)
     out = tmp_path / "avss"
     engine = Engine(tiny_system("avss"), device="cpu", batch_clips=2)
     report = propose(avss, engine, out, fmt="coco", probs=True, executor=RayExecutor())
-    assert len(report.done) == 3
+    assert len(report.done) == 2
     assert_same_outputs(out, local_run(avss, "avss", fmt="coco", probs=True))
 
 
@@ -159,8 +157,11 @@ def test_bad_clips_are_reported_as_in_the_local_run(cluster, demo_root, local_ru
     (src / "garbage.mp4").write_bytes(os.urandom(20000))
     (src / "truncated.mp4").write_bytes(videos[0].read_bytes()[:20000])
     (src / "silent_movie.mkv").write_bytes(b"")
-    report = propose(src, tiny_system("s4"), tmp_path / "ray", setting="s4", executor=RayExecutor())
+    seen: list[tuple[int, str]] = []
+    report = propose(src, tiny_system("s4"), tmp_path / "ray", setting="s4", executor=RayExecutor(),
+                     progress=lambda done, total, message="": seen.append((done, message)))  # fmt: skip
     assert sorted(report.done) == sorted(v.stem for v in videos)
+    assert seen[-1][0] == 5 and seen[-1][1].endswith(", 3 failed")  # the bar shows failures so far
     local = json.loads((local_run(src, setting="s4") / "report.json").read_text())
     assert {f.item: f.error for f in report.failures} == {f["clip_id"]: f["reason"] for f in local["failures"]}
     assert len(report.failures) == 3
@@ -194,15 +195,15 @@ def _wait_for_markers(out: Path, n: int, thread: threading.Thread, timeout: floa
 
 
 def test_a_node_lost_mid_run_is_retried_by_ray_and_the_run_completes(cluster, demo_root, local_run, tmp_path):
-    """The model actor's node dies; Ray restarts the actor on the node that replaces it."""
+    """The model actor dies with its node; Ray restarts it on the node that replaces it, and
+    the clips it was on are done again, whole (written by CPU tasks on the cluster)."""
     root = demo_root("s4", 6, 0)
     out = tmp_path / "props"
     node = cluster.add_node(num_cpus=1, object_store_memory=100 * MB, resources={"model_slot": 1})
-    ex = RayExecutor(actor_options={"resources": {"model_slot": 1}}, no_progress_timeout_s=120)
+    ex = RayExecutor(write_on="workers", actor_options={"resources": {"model_slot": 1}}, no_progress_timeout_s=120)
     thread, box = _run_in_thread(source=root, model=tiny_system("s4", delay=0.3), out=out, probs=True, executor=ex)
     _wait_for_markers(out, 2, thread)
     cluster.remove_node(node, allow_graceful=False)
-    time.sleep(1.0)
     spare = cluster.add_node(num_cpus=1, object_store_memory=100 * MB, resources={"model_slot": 1})
     try:
         thread.join(180)
@@ -211,6 +212,7 @@ def test_a_node_lost_mid_run_is_retried_by_ray_and_the_run_completes(cluster, de
         cluster.remove_node(spare)
     report = box["report"]
     assert len(report.done) == 6 and not report.failures
+    assert any("CPU tasks on the cluster write" in n for n in report.notes)
     assert_same_outputs(out, local_run(root, probs=True))
 
 
@@ -331,9 +333,11 @@ def _gone_within(mark: str, seconds: float) -> list[int]:
 
 
 def test_a_killed_driver_leaves_whole_clips_and_a_rerun_finishes(cluster, demo_root, local_run, tmp_path):
+    """The command joins the running cluster by its address; killing it leaves the cluster
+    up and the folder whole."""
     root = demo_root("s4", 6, 0)
     out = tmp_path / "props"
-    argv = ["propose", str(root), "--out", str(out), "--model", "m.pt", "--probs", "--ray"]
+    argv = ["propose", str(root), "--out", str(out), "--model", "m.pt", "--probs", "--ray", cluster.address]
     with _cli_with_ray(argv) as (proc, _):
         _wait_for_cli_markers(proc, out, 2)
         os.kill(proc.pid, signal.SIGKILL)  # the driver alone, as a crash would
@@ -345,3 +349,27 @@ def test_a_killed_driver_leaves_whole_clips_and_a_rerun_finishes(cluster, demo_r
     assert len(again.skipped) == marked and len(again.done) == 6 - marked
     assert not [p for p in out.rglob("*") if is_temporary(p)]
     assert_same_outputs(out, local_run(root, probs=True), resumed=True)
+
+
+def test_the_command_says_what_does_not_go_with_ray(demo_root, tmp_path, monkeypatch):
+    from test_propose import _cli
+
+    from avs_studio.core.errors import AVSError
+    from avs_studio.model.propose.ray_executor import import_ray
+
+    root = str(demo_root("s4", 6, 0))
+    with pytest.raises(AVSError, match="--workers sets the local decoding processes"):
+        _cli(["propose", root, "--out", str(tmp_path / "p"), "--ray", "--workers", "2"])
+    with pytest.raises(AVSError, match="add --ray"):
+        _cli(["propose", root, "--out", str(tmp_path / "p"), "--ray-writes", "workers"])
+    with pytest.raises(AVSError, match="mps"):
+        RayExecutor(device="mps")
+    from avs_studio.model.propose.ray_stages import write_row
+
+    # A node where OUT is another (or no) folder writes nothing there: the clip fails, saying why.
+    row = write_row({"i": 0, "task": b"", "error": "", "scores": b"x", "write_s": 0.0},
+                    str(tmp_path / "not-shared"), ["avsbench"])  # fmt: skip
+    assert "every node sees at the same path" in row["error"] and row["scores"] == b""
+    monkeypatch.setitem(sys.modules, "ray", None)  # as on an install without the extra
+    with pytest.raises(AVSError, match=r"pip install 'avs-studio\[ray\]'"):
+        import_ray()

@@ -65,8 +65,8 @@ def add_propose_parser(subparsers) -> None:
                         "with an address (auto, ray://HOST:PORT, ...), that cluster. Put it after INPUT")  # fmt: skip
     p.add_argument("--ray-writes", choices=["driver", "workers"], default="driver",
                    help="with --ray, who writes the outputs: this process (default; OUT on this "
-                        "machine's disk) or the model actors (OUT must be one folder every node "
-                        "sees at the same path)")  # fmt: skip
+                        "machine's disk) or tasks on the cluster's nodes (OUT must be one folder "
+                        "every node sees at the same path)")  # fmt: skip
     p.set_defaults(func=cmd_propose)
 
 

@@ -7,15 +7,15 @@ ones; ``from_items`` in blocks of a few clips):
 * **prepare** — ``map(prepare_row)``: CPU tasks, one CPU each (one BLAS and one decoder
   thread), wherever the cluster has a free CPU, retried up to ``max_retries`` times when a
   worker or a node is lost;
-* **infer** — ``map_batches(ModelStage)``: a fixed pool of actors, one per GPU (or one per
-  two CPUs on a CPU-only cluster), each building its engine once from the system the driver
+* **infer** — ``map_batches(ModelStage)``: a fixed pool of actors, one per GPU (on a
+  CPU-only cluster, on about half the CPUs), each building its engine once from the system the driver
   serialised once into the object store; batches of the engine's ``batch_clips``; an actor
   lost is restarted up to ``max_retries`` times;
 * **write** — by the driver (default: scores come back through the object store and the
   local run's writer threads write them, so ``OUT`` need only be on the driver's disk) or by
-  the actors (``write_on="workers"``: nothing but the outcome comes back; ``OUT`` must then be
-  one folder every node sees at the same path). Both call
-  :func:`~avs_studio.model.propose.write.write_clip`: the same bytes, marker last.
+  the cluster (``write_on="workers"``: ``map(write_row)``, CPU tasks on any node, and only the
+  outcome comes back; ``OUT`` must then be one folder every node sees at the same path). Both
+  call :func:`~avs_studio.model.propose.write.write_clip`: the same bytes, marker last.
 
 A clip that cannot be prepared, run or written comes back as an error row and is reported as
 failed, as in the local run. When Ray itself gives up (a node or an actor lost beyond the
@@ -33,6 +33,7 @@ import contextlib
 import logging
 import os
 import pickle
+import re
 import shutil
 import sys
 import tempfile
@@ -51,6 +52,7 @@ from avs_studio.model.propose.ray_stages import (
     ModelStage,
     prepare_row,
     system_bytes,
+    write_row,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -111,6 +113,7 @@ class _Plan:
     actors: int
     actor_args: dict[str, Any]
     clips_per_block: int
+    threads: int | None
     notes: list[str] = field(default_factory=list)
 
 
@@ -123,11 +126,14 @@ class RayExecutor(Executor):
     where Ray is already initialised runs on that runtime and leaves it running.
 
     The actors' engines: ``device`` (``auto``: CUDA when the cluster has GPUs, one actor per
-    GPU), ``precision``, ``threads`` (torch CPU threads; default one per CPU the actor holds),
-    ``fold_batchnorm`` (as :class:`~avs_studio.model.engine.Engine`; each actor folds on its
-    own device, as the local run does), the batch size of the driver's engine. ``actors``
+    GPU), ``precision``, ``threads`` (torch CPU threads; on the CPU the default is the driver
+    engine's count, the local run's, because CPU results move in the last bits with the thread
+    count; each CPU actor holds that many CPUs), ``fold_batchnorm`` (as
+    :class:`~avs_studio.model.engine.Engine`; each actor folds on its own device, as the local
+    run does), the batch size of the driver's engine. ``actors``
     overrides the pool size, ``actor_options`` adds Ray options to the actors (resources,
-    ``accelerator_type``, ...). ``write_on``: ``"driver"`` or ``"workers"`` (the actors).
+    ``accelerator_type``, ...). ``write_on``: ``"driver"`` or ``"workers"`` (CPU tasks on the
+    cluster's nodes).
     """
 
     name = "ray"
@@ -185,7 +191,8 @@ class RayExecutor(Executor):
             return stats
         t0 = time.perf_counter()
         with _Runtime(self.address, self.num_cpus, self.object_store_mb) as runtime:
-            stats.timings["ray_start_s"] = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            stats.timings["ray_start_s"] = t1 - t0  # starting or joining Ray
             ray = runtime.ray
             plan = self._plan(ray, spec, len(rows))
             stats.notes.extend(plan.notes)
@@ -196,8 +203,11 @@ class RayExecutor(Executor):
                 ds = self._dataset(ray, rows, spec, plan)
                 del rows
                 seen, stopped, error = self._stream(ds, todo, spec, outcomes, cancel, stats)
+            # The pipeline from building the dataset to the last result written.
+            stats.timings["ray_run_s"] = time.perf_counter() - t1
             runtime.keep_logs = error is not None
         unseen = [todo[i] for i in range(len(todo)) if not seen[i] and i in sent]
+        stats.timings["ray_stop_s"] = runtime.stop_s
         if error is not None:
             reason = _short(error)
             stats.notes.append(f"the Ray run stopped early: {reason}")
@@ -209,39 +219,46 @@ class RayExecutor(Executor):
         elif not stopped:
             for task in unseen:  # never expected: said rather than dropped
                 outcomes.failed(task, "Ray returned no result for this clip; run again to retry")
-        stats.timings["ray_run_s"] = time.perf_counter() - t0
         stats.cancelled = stopped
         stats.prefetch.update(nodes=plan.nodes, cpus=plan.cpus, gpus=plan.gpus, actors=plan.actors,
                               clips_per_block=plan.clips_per_block)  # fmt: skip
         return stats
 
     def _plan(self, ray: Any, spec: RunSpec, clips: int) -> _Plan:
-        """Actors per GPU (or per two CPUs), preparation tasks on the other CPUs."""
+        """Actors per GPU (or on half the CPUs), preparation tasks on the other CPUs."""
         res = ray.cluster_resources()
         cpus, gpus = int(res.get("CPU", 0)), int(res.get("GPU", 0))
-        nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
+        alive = [n for n in ray.nodes() if n.get("Alive")]
+        node_cpus = max((int(n.get("Resources", {}).get("CPU", 0)) for n in alive), default=cpus)
         device = self.device
         if device == "auto":
             device = "cuda" if gpus else "cpu"
         if device == "cuda":
             if not gpus:
                 raise AVSError("--device cuda: the Ray cluster has no GPU; use --device auto or cpu")
+            threads = self.threads
             actors, args = self.actors or gpus, {"num_gpus": 1, "num_cpus": 1}
         else:
             if self.precision != "fp32":
                 raise AVSError(f"{self.precision} runs only on a GPU; the Ray cluster's model "
                                "actors run on the CPU here: use fp32")  # fmt: skip
-            # Each actor holds one CPU (and one torch thread); the other half of the CPUs
-            # prepares clips, as the local run's default splits the cores.
-            actors, args = self.actors or max(1, cpus // 2), {"num_cpus": 1}
+            # CPU float kernels are not thread-count invariant (last bits move): by default
+            # the threads a local run on the driver uses, so that the outputs are the same
+            # bytes; each actor holds that many CPUs (leaving one per node to prepare clips),
+            # and actors take about half of the cluster's CPUs, as the local run's default
+            # splits the cores between the model and decoding.
+            threads = self.threads or spec.engine.threads
+            hold = max(1, min(int(threads), node_cpus - 1))
+            actors, args = self.actors or max(1, cpus // (2 * hold)), {"num_cpus": hold}
         args.update(self.actor_options)
         # Small blocks: a lost task redoes few clips, and results stream back steadily; a
         # few clips per block once there are many, so that per-task overhead stays small.
         per_block = self.clips_per_block or max(1, min(4, clips // max(1, 8 * cpus)))
-        writer = "the driver writes" if self.write_on == "driver" else "the actors write"
-        note = (f"Ray: {nodes} node(s), {cpus} CPU(s), {gpus} GPU(s); {actors} model actor(s) on "
-                f"{device}; preparation tasks of {per_block} clip(s) on the other CPUs; {writer}")  # fmt: skip
-        return _Plan(nodes, cpus, gpus, device, actors, args, per_block, [note])
+        writer = "the driver writes" if self.write_on == "driver" else "CPU tasks on the cluster write"
+        note = (f"Ray: {len(alive)} node(s), {cpus} CPU(s), {gpus} GPU(s); {actors} model actor(s) on {device}"
+                f"{f' ({threads} thread(s) each)' if threads else ''}; preparation tasks of {per_block} "
+                f"clip(s) on the other CPUs; {writer}")  # fmt: skip
+        return _Plan(len(alive), cpus, gpus, device, actors, args, per_block, threads, [note])
 
     def _dataset(self, ray: Any, rows: list[dict], spec: RunSpec, plan: _Plan) -> Any:
         engine = spec.engine
@@ -258,17 +275,11 @@ class RayExecutor(Executor):
 
     def _model_stage(self, ray: Any, ds: Any, system_ref: Any, spec: RunSpec, plan: _Plan) -> Any:
         engine = spec.engine
-        threads = self.threads
-        if threads is None and plan.device == "cpu":
-            # CPU float kernels are not thread-count invariant (last bits move): the threads a
-            # local run on the driver uses, so that the outputs are the same bytes.
-            threads = engine.threads
         engine_args = {"device": plan.device, "precision": self.precision, "batch_clips": engine.batch_clips,
-                       "threads": threads, "fold_batchnorm": self.fold_batchnorm}  # fmt: skip
-        return ds.map_batches(
+                       "threads": plan.threads, "fold_batchnorm": self.fold_batchnorm}  # fmt: skip
+        ds = ds.map_batches(
             ModelStage,
-            fn_constructor_kwargs={"system": system_ref, "engine_args": engine_args, "kinds": spec.kinds,
-                                   "write_to": str(spec.out.resolve()) if self.write_on == "workers" else None},
+            fn_constructor_kwargs={"system": system_ref, "engine_args": engine_args, "kinds": spec.kinds},
             compute=ray.data.ActorPoolStrategy(size=plan.actors),
             batch_size=engine.batch_clips,
             batch_format="numpy",
@@ -277,6 +288,12 @@ class RayExecutor(Executor):
             max_restarts=self.max_retries,
             **plan.actor_args,
         )  # fmt: skip
+        if self.write_on == "workers":
+            # Writing as CPU tasks beside preparation, on any node: the GPUs never wait for
+            # PNG encoding or fsync, and writes scale with the cluster.
+            ds = ds.map(write_row, fn_kwargs={"out": str(spec.out.resolve()), "kinds": spec.kinds},
+                        num_cpus=1, max_retries=self.max_retries)  # fmt: skip
+        return ds
 
     def _stream(self, ds: Any, todo: list[ClipTask], spec: RunSpec, outcomes: Outcomes,
                 cancel: CancelToken | None, stats: RunStats) -> tuple[bytearray, bool, BaseException | None]:  # fmt: skip
@@ -325,9 +342,11 @@ class RayExecutor(Executor):
 
 
 def _short(exc: BaseException) -> str:
-    """Ray's error in one line (its messages run to pages of state dumps)."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
+    """Ray's error in one line. Its messages run to pages (tracebacks of the worker, state
+    dumps): the worker's own exception line says most, else the first line."""
+    lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if ln.strip()]
+    raised = [ln for ln in lines if re.match(r"^[\w.]*(Error|Exception|Interrupt)\b[^:]*: \S", ln)]
+    return f"{type(exc).__name__}: {(raised or lines or [''])[-1 if raised else 0]}"[:300]
 
 
 @contextlib.contextmanager
@@ -363,6 +382,7 @@ class _Runtime:
         self.started = False
         self.temp_dir: str | None = None
         self.keep_logs = False
+        self.stop_s = 0.0
 
     def __enter__(self) -> _Runtime:
         self.ray = ray = import_ray(local_runtime=self.address is None)
@@ -393,7 +413,9 @@ class _Runtime:
     def __exit__(self, *exc: object) -> None:
         if not self.started:
             return
+        t0 = time.perf_counter()
         self.ray.shutdown()
+        self.stop_s = time.perf_counter() - t0
         if self.temp_dir and not self.keep_logs:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 

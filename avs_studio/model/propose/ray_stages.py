@@ -5,8 +5,9 @@ A row carries one clip. It enters as ``{"i", "task"}`` (the clip's index in the 
 pickled :class:`~avs_studio.model.propose.discover.ClipTask`); :func:`prepare_row` adds the
 pickled :class:`~avs_studio.model.inputs.ClipInputs` (``inputs``) or the reason it could not
 be prepared (``error``); :class:`ModelStage` turns a batch of those into one result row per
-clip: the pickled scores (the driver writes them), or nothing (the actor wrote the clip), or
-the ``error``. Every column has the same type in every row, whatever happened to the clip.
+clip: the pickled scores, or the ``error``; the driver writes the scores, or, when the
+cluster writes, :func:`write_row` (a CPU task) does and keeps only the outcome. Every column
+has the same type in every row, whatever happened to the clip.
 
 No per-clip problem may escape a stage as an exception: Ray Data fails the whole dataset on
 the first one (its ``max_errored_blocks=0``), or, when told to tolerate errors, silently
@@ -31,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from avs_studio.core.errors import AVSError
 from avs_studio.core.threads import configure_worker, usable_cpus
 from avs_studio.model.propose.state import RUN_FILE, STATE_DIR
 
@@ -156,29 +156,16 @@ def portable_scores(scores: ClipScores, kinds: list[str]) -> ClipScores:
 class ModelStage:
     """Ray Data ``map_batches`` callable class: one engine per actor, built once from the
     system the driver put in the object store; one forward per batch of prepared clips.
+    Each result row carries the clip's pickled scores (:func:`portable_scores`), for the
+    driver or for :func:`write_row` to write."""
 
-    ``write_to`` None: results carry the pickled scores back (the driver writes them);
-    a folder: the actor writes each clip itself (``OUT`` must then be that folder on every
-    node: checked here, from the run file the driver wrote before starting).
-    """
-
-    def __init__(self, system: Any, engine_args: dict[str, Any], kinds: list[str],
-                 write_to: str | None = None) -> None:  # fmt: skip
+    def __init__(self, system: Any, engine_args: dict[str, Any], kinds: list[str]) -> None:
         from avs_studio.model.engine import Engine
 
-        self.out = Path(write_to) if write_to else None
-        if self.out is not None and not (self.out / STATE_DIR / RUN_FILE).is_file():
-            import socket
-
-            raise AVSError(
-                f"{self.out} is not visible on node {socket.gethostname()}: with the actors "
-                "writing, OUT must be a folder every node sees at the same path (or let the "
-                "driver write)"
-            )
         blob = _resolve(system)
         self.engine: Engine = Engine(load_system_bytes(blob), **engine_args)
-        self.engine_threads = engine_args.get("threads")
         del blob
+        self.engine_threads = engine_args.get("threads")
         self.kinds = list(kinds)
         self._idle_from = time.perf_counter()
 
@@ -198,22 +185,22 @@ class ModelStage:
         # A fresh batcher per Ray batch (``batch_size`` = the engine's clips per forward):
         # the local run's checks and batching, and nothing left queued if a forward raises.
         batcher = Batcher(self.engine)
-        ready: dict[str, tuple[int, dict[str, float]]] = {}
+        ready: dict[str, tuple[int, bytes, dict[str, float]]] = {}
         good = []
         for k in range(len(batch["i"])):
-            i, error = int(batch["i"][k]), str(batch["error"][k])
+            i, task_bytes, error = int(batch["i"][k]), batch["task"][k], str(batch["error"][k])
             timing = {"frames_s": float(batch["frames_s"][k]), "log_mel_s": float(batch["log_mel_s"][k])}
             if not error:
                 try:
-                    task = pickle.loads(batch["task"][k])
+                    task = pickle.loads(task_bytes)
                     inputs = pickle.loads(batch["inputs"][k])
                     error = batcher.check(inputs) or ""
                 except Exception as exc:
                     error = _error(exc)
             if error:
-                rows.add(i, error=error, **timing)
+                rows.add(i, task_bytes, error=error, **timing)
             else:
-                ready[task.clip_id] = (i, timing)
+                ready[task.clip_id] = (i, task_bytes, timing)
                 good.append((task, inputs))
         scored, failed = [], ""
         try:
@@ -224,10 +211,11 @@ class ModelStage:
             failed = _error(exc, "the model failed")
         del good
         for task, scores in scored:
-            i, timing = ready.pop(task.clip_id)
-            rows.add(i, **timing, **self._deliver(task, scores))
-        for i, timing in ready.values():  # queued in a forward that raised
-            rows.add(i, error=failed or "the model gave no result for it", **timing)
+            i, task_bytes, timing = ready.pop(task.clip_id)
+            blob = pickle.dumps(portable_scores(scores, self.kinds), protocol=pickle.HIGHEST_PROTOCOL)
+            rows.add(i, task_bytes, scores=blob, **timing)
+        for i, task_bytes, timing in ready.values():  # queued in a forward that raised
+            rows.add(i, task_bytes, error=failed or "the model gave no result for it", **timing)
         stats1 = self.engine.stats.as_dict()
         # Batch-level seconds: the wait for this batch (the actor idle since the last one)
         # and the engine's time on it.
@@ -236,30 +224,45 @@ class ModelStage:
         self._idle_from = time.perf_counter()
         return rows.columns
 
-    def _deliver(self, task: Any, scores: ClipScores) -> dict[str, Any]:
-        """The clip written here (``write_to``), or its scores pickled for the driver."""
-        if self.out is None:
-            return {"scores": pickle.dumps(portable_scores(scores, self.kinds), protocol=pickle.HIGHEST_PROTOCOL)}
-        from avs_studio.model.propose.write import write_clip
 
-        t0 = time.perf_counter()
-        try:
-            write_clip(self.out, scores, self.kinds, task)
-        except (AVSError, OSError, ValueError) as exc:  # what the local run's writer reports
-            return {"error": _error(exc)}
-        return {"write_s": time.perf_counter() - t0}
+def write_row(row: dict[str, Any], out: str, kinds: list[str]) -> dict[str, Any]:
+    """Ray Data ``map`` function, when the cluster writes (``OUT`` shared by every node): one
+    clip's outputs and marker, as the local run writes them. The result row keeps only the
+    outcome (the scores stay here). Never raises."""
+    from avs_studio.model.propose.write import write_clip
+
+    res = dict(row)
+    res["scores"] = b""
+    if row["error"]:
+        return res
+    folder = Path(out)
+    if not (folder / STATE_DIR / RUN_FILE).is_file():  # the driver wrote it before starting
+        import socket
+
+        res["error"] = (f"{out} is not visible on node {socket.gethostname()}: with the cluster "
+                        "writing, OUT must be a folder every node sees at the same path")  # fmt: skip
+        return res
+    t0 = time.perf_counter()
+    try:
+        write_clip(folder, pickle.loads(row["scores"]), kinds, pickle.loads(row["task"]))
+    except Exception as exc:  # reported as the clip's failure; nothing of it is half-written
+        res["error"] = _error(exc)
+    else:
+        res["write_s"] = float(row["write_s"]) + time.perf_counter() - t0
+    return res
 
 
 class _Results:
     """Result columns, one entry per clip, the same types in every row."""
 
     def __init__(self) -> None:
-        self.columns: dict[str, list] = {"i": [], "error": [], "scores": [],
+        self.columns: dict[str, list] = {"i": [], "task": [], "error": [], "scores": [],
                                          **{c: [] for c in TIMING_COLUMNS}}  # fmt: skip
 
-    def add(self, i: int, *, error: str = "", scores: bytes = b"", **seconds: float) -> None:
+    def add(self, i: int, task: bytes, *, error: str = "", scores: bytes = b"", **seconds: float) -> None:
         """One clip's result row."""
         self.columns["i"].append(int(i))
+        self.columns["task"].append(task)
         self.columns["error"].append(error)
         self.columns["scores"].append(scores)
         for c in TIMING_COLUMNS:
