@@ -16,8 +16,10 @@ dominate, which is where Ray's per-clip cost shows).
 Printed per configuration: clips/s (the run's own wall time, and with Ray's start and stop),
 Ray's start-up and shut-down, the per-clip overhead against ``local``, the time split (the
 model's time against the time it waited for prepared clips: the local model process's
-``wait``; the Ray actors' ``idle``), the driver's peak resident memory (``VmHWM``) and whether
-the outputs are the bytes of the local run.
+``wait``; the Ray actors' ``idle``), the driver's peak resident memory (``VmHWM``, and the
+peaks of its private memory and of the object-store pages it mapped: run two ``--clips``
+counts to see that it does not grow with the clips) and whether the outputs are the bytes
+of the local run.
 
     python bench/bench_ray.py                          # 200 clips, the demo model
     python bench/bench_ray.py --clips 40 --model light --threads 1 --configs local ray ray-block1
@@ -44,6 +46,27 @@ CONFIGS = ("local", "ray", "ray-cluster", "ray-block1")
 def _vm(field: str) -> float:
     text = Path("/proc/self/status").read_text()
     return int(re.search(rf"{field}:\s+(\d+)", text).group(1)) / 1024
+
+
+class _Peaks:
+    """The largest private (``RssAnon``) and shared (``RssShmem``: Ray's object store pages the
+    driver touched) resident memory of this process, polled."""
+
+    def __init__(self, every: float = 0.1) -> None:
+        import threading
+
+        self.anon = self.shmem = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _poll(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.anon, self.shmem = max(self.anon, _vm("RssAnon")), max(self.shmem, _vm("RssShmem"))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def child(config: str, data: str, out: str, model: str, threads: int | None) -> None:
@@ -73,13 +96,16 @@ def child(config: str, data: str, out: str, model: str, threads: int | None) -> 
         executor = RayExecutor(write_on="workers" if config == "ray-cluster" else "driver", fold_batchnorm=True,
                                threads=threads, clips_per_block=1 if config == "ray-block1" else None)  # fmt: skip
     rss_before = _vm("VmRSS")
+    peaks = _Peaks()
     t0 = time.perf_counter()
     report = propose(data, engine, out, executor=executor)
     wall = time.perf_counter() - t0
+    peaks.stop()
     print(json.dumps({
         "config": config, "clips": len(report.done), "failed": len(report.failures), "wall_s": wall,
         "import_s": t0 - t_start, "timings": report.timings, "prefetch": report.prefetch,
         "driver_hwm_mib": _vm("VmHWM"), "driver_rss_before_run_mib": rss_before, "notes": report.notes,
+        "driver_anon_peak_mib": peaks.anon, "driver_shmem_peak_mib": peaks.shmem,
     }))  # fmt: skip
 
 
@@ -145,14 +171,16 @@ def _print(res: dict, local: dict | None) -> None:
             f"({run:.1f} s), {n / res['wall_s']:.2f} clips/s with Ray's start and stop")  # fmt: skip
     print(line)
     if "idle_s" in t:
-        print(f"            Ray start {start:.1f} s, stop {stop:.1f} s; actors: model {t['model_s'] + t['audio_encoder_s']:.1f} s, "
+        print(f"            Ray start {start:.1f} s, stop {stop:.1f} s, first result {t.get('first_result_s', 0):.1f} s after the "
+              f"run began (actors starting, the model loading); actors: model {t['model_s'] + t['audio_encoder_s']:.1f} s, "
               f"waiting for prepared clips {t['idle_s']:.1f} s; preparation {t['frames_s'] + t['log_mel_s']:.1f} s "
               f"(CPU tasks); writing {t.get('write_s', 0):.1f} s; driver waiting for results {t['wait_s']:.1f} s")  # fmt: skip
     else:
         print(f"            model {t['model_s'] + t['audio_encoder_s']:.1f} s, waiting for decoded clips "
               f"{t['wait_s']:.1f} s; decoding {t['frames_s'] + t['log_mel_s']:.1f} s (workers); writing "
               f"{t.get('write_s', 0):.1f} s")  # fmt: skip
-    print(f"            driver peak RSS {res['driver_hwm_mib']:.0f} MiB (before the run {res['driver_rss_before_run_mib']:.0f} MiB); "
+    print(f"            driver peak RSS {res['driver_hwm_mib']:.0f} MiB (before the run {res['driver_rss_before_run_mib']:.0f} MiB; "
+          f"peaks: private {res['driver_anon_peak_mib']:.0f} MiB, object-store pages {res['driver_shmem_peak_mib']:.0f} MiB); "
           f"outputs {res['digest']}")  # fmt: skip
     if local is not None and res is not local:
         local_run = local["wall_s"]

@@ -82,20 +82,21 @@ def cmd_propose(args: argparse.Namespace) -> int:
     if ray is not None and args.workers is not None:
         raise AVSError("--workers sets the local decoding processes; on Ray every free CPU prepares "
                        "clips: drop --workers or --ray")  # fmt: skip
-    system = _load_model(args, clip_setting)
     executor = None
-    if ray is None:
+    if ray is not None:
+        from avs_studio.model.propose.ray_executor import RayExecutor
+
+        executor = RayExecutor(ray or None, write_on=args.ray_writes, device=args.device,
+                               precision=args.precision, threads=args.threads, fold_batchnorm=True)  # fmt: skip
+    system = _load_model(args, clip_setting)
+    if executor is None:
         engine = _engine(system, args.device, args.precision, args.batch_clips, args.threads, fold=True)
         if not quiet:
             print(f"model: {engine.describe()}", file=sys.stderr)
     else:
-        from avs_studio.model.propose.ray_executor import RayExecutor
-
         # The driver keeps the system as loaded (the actors fold it on their own device, as a
         # local run does) and never runs it: a CPU engine gives the job the model's identity.
         engine = _engine(system, "cpu", "fp32", args.batch_clips, args.threads, fold=False)
-        executor = RayExecutor(ray or None, write_on=args.ray_writes, device=args.device,
-                               precision=args.precision, threads=args.threads, fold_batchnorm=True)  # fmt: skip
         if not quiet:
             info = system.info
             print(f"model: {info.name} ({info.arch}, {system.setting.value.upper()}) on Ray "

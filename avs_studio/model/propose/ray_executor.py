@@ -30,6 +30,8 @@ address a local runtime sized to this machine is started for the run and shut do
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import importlib.util
 import logging
 import os
 import pickle
@@ -54,13 +56,15 @@ from avs_studio.model.propose.ray_stages import (
     system_bytes,
     write_row,
 )
+from avs_studio.model.propose.state import is_done
 
 if TYPE_CHECKING:  # pragma: no cover
     from avs_studio.model.propose.discover import ClipTask
 
 #: The Ray releases this executor was tested with (the ``ray`` extra pins the same range).
 TESTED_RAY = ((2, 60), (2, 61))
-INSTALL_HINT = "pip install 'avs-studio[ray]'"
+INSTALL_HINT = ("pip install 'avs-studio[ray]'" if sys.platform.startswith("linux")
+                else "the 'ray' extra installs it on Linux only; here, propose without --ray")  # fmt: skip
 WRITE_ON = ("driver", "workers")
 
 # Settings read when Ray (or Ray Data) is first imported or a runtime starts. Quiet: no
@@ -76,6 +80,14 @@ def ray_version_ok(version: str) -> bool:
     except ValueError:
         return False
     return TESTED_RAY[0] <= major_minor < TESTED_RAY[1]
+
+
+def ray_installed() -> bool:
+    """True when Ray can be imported here (without importing it)."""
+    try:
+        return importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def import_ray(local_runtime: bool = False) -> Any:
@@ -155,6 +167,8 @@ class RayExecutor(Executor):
         max_retries: int = 3,
         no_progress_timeout_s: float = 600.0,
     ) -> None:
+        if not ray_installed():  # said before any work starts
+            raise AVSError(f"--ray needs Ray Data, which is not installed: {INSTALL_HINT}")
         if write_on not in WRITE_ON:
             raise AVSError(f"write_on must be one of {', '.join(WRITE_ON)}, got {write_on!r}")
         if device == "mps":
@@ -181,7 +195,7 @@ class RayExecutor(Executor):
         rows, sent = [], set()
         for i, task in enumerate(todo):
             try:
-                rows.append({"i": i, "task": pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)})
+                rows.append({"i": i, "task": pickle.dumps(_anywhere(task), protocol=pickle.HIGHEST_PROTOCOL)})
                 sent.add(i)
             except Exception as exc:  # e.g. a project's clip holds a database connection
                 outcomes.failed(task, f"cannot be sent to the Ray workers ({type(exc).__name__}: "
@@ -207,6 +221,13 @@ class RayExecutor(Executor):
             stats.timings["ray_run_s"] = time.perf_counter() - t1
             runtime.keep_logs = error is not None
         unseen = [todo[i] for i in range(len(todo)) if not seen[i] and i in sent]
+        if self.write_on == "workers" and (error is not None or stopped):
+            # A clip the cluster wrote whose outcome had not reached the driver when the run
+            # stopped is done all the same: its marker says so.
+            finished = [t for t in unseen if is_done(spec.out, t.clip_id, spec.kinds)]
+            for task in finished:
+                outcomes.done(task)
+            unseen = [t for t in unseen if t not in finished]
         stats.timings["ray_stop_s"] = runtime.stop_s
         if error is not None:
             reason = _short(error)
@@ -305,9 +326,11 @@ class RayExecutor(Executor):
         duplicates, stopped, error = 0, False, None
         results = iter(ds.iter_rows())
         try:
-            t_wait = time.perf_counter()
+            t_wait = t_first = time.perf_counter()
             for row in results:
                 timing["wait_s"] += time.perf_counter() - t_wait
+                if t_first:  # the pipeline's fill time: workers and actors starting, the model loading
+                    timing["first_result_s"], t_first = time.perf_counter() - t_first, 0.0
                 i = int(row["i"])
                 if seen[i]:  # a retried task delivered twice: outputs are the same, count once
                     duplicates += 1
@@ -339,6 +362,14 @@ class RayExecutor(Executor):
         stats.timings.update(timing)
         stats.prefetch["duplicates"] = duplicates
         return seen, stopped, error
+
+
+def _anywhere(task: ClipTask) -> ClipTask:
+    """``task`` with its file named by an absolute path: workers do not run in the driver's
+    folder. (Reports name the clip by ``source``, which stays as given.)"""
+    if task.path and not os.path.isabs(task.path):
+        return dataclasses.replace(task, path=os.path.abspath(task.path))
+    return task
 
 
 def _short(exc: BaseException) -> str:
