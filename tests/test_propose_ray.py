@@ -11,10 +11,12 @@ local runtime in a subprocess, as a user's ``--ray`` does. The model is the tiny
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import json
 import logging
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -134,8 +136,8 @@ def _no_partial_outputs(out: Path) -> None:
 
 
 def test_on_two_nodes_the_outputs_are_the_bytes_of_the_local_run(cluster, demo_root, local_run, tmp_path):
-    """S4 official masks + scores; AVSS COCO (the driver writes from the labels the actors
-    computed) with two clips per forward. (The cluster writes in the node-loss story.)"""
+    """S4 official masks and scores, the driver writing (the cluster writes in the node-loss
+    story)."""
     root = demo_root("s4", 6, 0)
     out = tmp_path / "s4"
     report = propose(root, tiny_system("s4"), out, probs=True, executor=RayExecutor())
@@ -143,15 +145,40 @@ def test_on_two_nodes_the_outputs_are_the_bytes_of_the_local_run(cluster, demo_r
     assert any("2 node(s)" in n and "1 model actor" in n and "the driver writes" in n for n in report.notes)
     assert report.timings["model_s"] > 0 and report.timings["frames_s"] > 0
     assert_same_outputs(out, local_run(root, probs=True))
-    avss = demo_root("avss", 2, 0)
-    out = tmp_path / "avss"
-    engine = Engine(tiny_system("avss"), device="cpu", batch_clips=2)
-    report = propose(avss, engine, out, fmt="coco", probs=True, executor=RayExecutor())
-    assert len(report.done) == 2
-    assert_same_outputs(out, local_run(avss, "avss", fmt="coco", probs=True))
 
 
-def test_bad_clips_are_reported_as_in_the_local_run(cluster, demo_root, local_run, tmp_path):
+def test_avss_scores_travel_small_and_write_the_same_bytes(demo_root, tmp_path):
+    """An AVSS clip's logits (142 MB) stay on the actor: what travels to the driver (labels
+    and the winning probability) writes every format as the full scores do."""
+    from avs_studio.core.datasets import open_dataset
+    from avs_studio.model.inputs import prepare_clip
+    from avs_studio.model.propose.discover import discover
+    from avs_studio.model.propose.ray_stages import portable_scores
+    from avs_studio.model.propose.write import write_clip
+
+    root = demo_root("avss", 2, 0)
+    clip = open_dataset(root).clips()[0]
+    task = next(t for t in discover(root).tasks if t.clip_id == clip.clip_id)
+    full = Engine(tiny_system("avss"), device="cpu").run([prepare_clip(clip)])[0]
+    kinds = ["avsbench", "scores"]
+    small = pickle.loads(pickle.dumps(portable_scores(copy.deepcopy(full), kinds + ["png"])))
+    assert len(pickle.dumps(small)) < len(pickle.dumps(full)) / 20
+    for fmt in ("avsbench", "png", "coco"):
+        a, b = tmp_path / f"full-{fmt}", tmp_path / f"small-{fmt}"
+        for out, scores in ((a, full), (b, small)):
+            (out / STATE_DIR / "done").mkdir(parents=True)
+            write_clip(out, scores, [fmt, "scores"], task)
+        assert sorted(files_under(a)) == sorted(files_under(b)) and files_under(a)
+        for rel, p in files_under(a).items():
+            assert p.read_bytes() == files_under(b)[rel].read_bytes(), rel
+        marker = Path(STATE_DIR, "done", f"{clip.clip_id}.json")
+        assert (a / marker).read_bytes() == (b / marker).read_bytes()
+
+
+def test_bad_clips_are_reported_as_in_the_local_run(cluster, demo_root, local_run, tmp_path, monkeypatch):
+    """Given by a relative path (the workers do not run in this folder): the same clips done,
+    the same failures with the same reasons (files named by absolute path, as the local run
+    given the absolute path names them)."""
     src = tmp_path / "videos"
     src.mkdir()
     videos = sorted(demo_root("s4", 6, 0).rglob("raw_videos/**/*.mp4"))[:2]
@@ -161,7 +188,8 @@ def test_bad_clips_are_reported_as_in_the_local_run(cluster, demo_root, local_ru
     (src / "truncated.mp4").write_bytes(videos[0].read_bytes()[:20000])
     (src / "silent_movie.mkv").write_bytes(b"")
     seen: list[tuple[int, str]] = []
-    report = propose(src, tiny_system("s4"), tmp_path / "ray", setting="s4", executor=RayExecutor(),
+    monkeypatch.chdir(tmp_path)
+    report = propose("videos", tiny_system("s4"), tmp_path / "ray", setting="s4", executor=RayExecutor(),
                      progress=lambda done, total, message="": seen.append((done, message)))  # fmt: skip
     assert sorted(report.done) == sorted(v.stem for v in videos)
     assert seen[-1][0] == 5 and seen[-1][1].endswith(", 3 failed")  # the bar shows failures so far
