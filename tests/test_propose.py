@@ -513,7 +513,10 @@ def test_the_command_runs_resumes_and_summarises(demo_root, tmp_path, monkeypatc
     n_test = len(open_dataset(root).clips("test"))
     assert f"{n_test} clips proposed" in first.out and "clips/s" in first.out
     assert "model: tiny-s4" in first.err and "audio encoder" in first.err
-    assert _cli(["-q", *argv]) == 0
+    try:
+        assert _cli(["-q", *argv]) == 0
+    finally:
+        torch.set_num_threads(threads)  # --threads is process-wide: later tests keep theirs
     assert f"0 clips proposed, {n_test} already done" in capsys.readouterr().out
     with pytest.raises(AVSError, match="GPU"):
         _cli([*argv, "--precision", "fp16"])

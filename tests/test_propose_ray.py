@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import torch
 from test_propose import _complete, _markers, files_under, tiny_system
 
 from avs_studio.core.fsutil import is_temporary
@@ -271,8 +272,11 @@ _CLI_SCRIPT = (
 @contextlib.contextmanager
 def _cli_with_ray(argv: list[str]):
     """``avs-studio ARGV`` in its own session (as from a terminal), with a private temporary
-    folder; afterwards every process it started (found by a mark in their environment) is
-    gone, killed by process id if need be."""
+    folder and this process's torch threads (CPU results move in the last bits with the
+    thread count: the outputs are compared with a local run made here); afterwards every
+    process it started (found by a mark in their environment) is gone, killed by process id
+    if need be."""
+    argv = [*argv, "--threads", str(torch.get_num_threads())]
     tmp = tempfile.mkdtemp(prefix="avs-cli-", dir="/tmp")
     mark = uuid.uuid4().hex
     env = {**os.environ, **_ray_env(tmp), "AVS_TEST_RUN": mark}

@@ -224,10 +224,11 @@ class RayExecutor(Executor):
         if self.write_on == "workers" and (error is not None or stopped):
             # A clip the cluster wrote whose outcome had not reached the driver when the run
             # stopped is done all the same: its marker says so.
-            finished = [t for t in unseen if is_done(spec.out, t.clip_id, spec.kinds)]
-            for task in finished:
-                outcomes.done(task)
-            unseen = [t for t in unseen if t not in finished]
+            finished = {t.clip_id for t in unseen if is_done(spec.out, t.clip_id, spec.kinds)}
+            for task in unseen:
+                if task.clip_id in finished:
+                    outcomes.done(task)
+            unseen = [t for t in unseen if t.clip_id not in finished]
         stats.timings["ray_stop_s"] = runtime.stop_s
         if error is not None:
             reason = _short(error)
