@@ -16,7 +16,8 @@ Every change of a clip's objects or status is an :mod:`~avs_studio.core.project.
 applied through a :class:`~avs_studio.core.project.session.ClipSession` (one transaction
 each, undo history kept in the file). Adding clips, relinking media, exporting and merging
 are project operations. One process at a time may open a project for writing (an OS lock
-on ``<project>.lock``); others are refused with the holder's name, or open it read-only.
+on the project file itself, and SQLite's write lock); others are refused with the holder's
+name, or open it read-only.
 
 This module is the public face; the work is done in the modules beside it: ``store``
 (SQLite, transactions, crash safety), ``schema`` (tables, migrations), ``add`` (adding
@@ -564,9 +565,7 @@ class Project:
         After this the ``.avsproj`` file alone holds the whole project, e.g. for copying it
         while the app is open. A no-op for read-only projects.
         """
-        if self.readonly:
-            return
-        self._store.query("PRAGMA wal_checkpoint(PASSIVE)")
+        self._store.fold_wal()
 
     def check(self) -> list[str]:
         """SQLite's integrity check plus foreign keys: problems found (empty when all is well)."""

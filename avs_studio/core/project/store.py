@@ -8,9 +8,16 @@ and SQLite replays it on the next open -- but the last commits may be lost if th
 safe, a few ms more per edit on most disks). Either way the file is never corrupted.
 
 Opening checks the file through a read-only connection first, so a foreign, damaged or
-newer file is refused without a single byte written. An older file opened for writing is
+newer file is refused without a single byte written; anything but a regular file (a FIFO,
+a device) is refused before SQLite opens it, so nothing hangs. An older file opened for writing is
 upgraded in place (every migration in one transaction); opened read-only, it is read
-through an upgraded copy in memory and the file is left as it is. Errors SQLite reports while writing
+through an upgraded copy in memory and the file is left as it is.
+
+One writer. A writer holds :class:`~avs_studio.core.project.lock.ProjectFileLock` (an OS lock
+on the project file itself, whatever path it came by) *and* SQLite's own write lock: between
+its transactions it keeps an empty ``BEGIN IMMEDIATE`` open, so any other connection that
+tries to write -- another program, or one that bypassed our lock -- is refused by SQLite
+("database is locked") while readers go on reading the last commit. Errors SQLite reports while writing
 (disk full, I/O errors, a read-only file) roll the transaction back, drop every decoded
 mask the transaction touched, and surface as :class:`ProjectStorageError` or
 :class:`ProjectReadOnlyError`: the project and the in-memory state stay at the last commit.
@@ -23,6 +30,7 @@ import datetime as _dt
 import json
 import os
 import sqlite3
+import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -35,10 +43,11 @@ from avs_studio.core.project.errors import (
     EditError,
     ProjectCorruptError,
     ProjectError,
+    ProjectLockedError,
     ProjectReadOnlyError,
     ProjectStorageError,
 )
-from avs_studio.core.project.lock import WriterLock
+from avs_studio.core.project.lock import ProjectFileLock, WriterLock
 from avs_studio.core.project.records import (
     LabelSet,
     ObjectRecord,
@@ -122,9 +131,10 @@ class ProjectStore:
     """
 
     def __init__(self, path: Path, conn: sqlite3.Connection, *, readonly: bool,
-                 writer_lock: WriterLock | None, user: str) -> None:  # fmt: skip
+                 writer_lock: ProjectFileLock | None, user: str) -> None:  # fmt: skip
         self.path = path
-        self.dir = path.parent
+        # Media paths are relative to where the project file really is (not to a symlink).
+        self.dir = path.resolve().parent
         self.conn = conn
         self.readonly = readonly
         self.user = user
@@ -141,10 +151,7 @@ class ProjectStore:
         """Check and open a project file (see the module docstring for the order of checks)."""
         if durability not in DURABILITY:
             raise ValueError(f"durability must be one of {', '.join(DURABILITY)}")
-        if not path.exists():
-            raise ProjectError(f"{path}: no such project file")
-        if path.is_dir():
-            raise ProjectError(f"{path}: is a folder, not a project file")
+        check_project_file(path)
         probe = open_readonly_connection(path)
         try:
             version = check_marks(probe, path, allow_older=True)
@@ -164,7 +171,7 @@ class ProjectStore:
                 f"{path}: its folder is read-only (SQLite keeps its journal beside the project); "
                 "open it read-only"
             )
-        lock = WriterLock(path)
+        lock = ProjectFileLock(path)
         lock.acquire()
         try:
             conn = _connect(_uri(path, "rw"))
@@ -174,6 +181,7 @@ class ProjectStore:
                     raise ProjectError(f"{path}: the file changed while it was being opened")
                 if version < _current_version():
                     _run_in_tx(conn, path, "the schema upgrade", lambda: migrate(conn, version))
+                _take_write_lock(conn, path)
             except BaseException:
                 conn.close()
                 raise
@@ -238,6 +246,10 @@ class ProjectStore:
         with self.mutex:
             self._closed = True
             try:
+                if not self.readonly:
+                    with contextlib.suppress(sqlite3.Error):
+                        if self.conn.in_transaction:  # the held, empty write transaction
+                            self.conn.execute("ROLLBACK")
                 self.conn.close()
             finally:
                 self._cache.clear()
@@ -276,7 +288,8 @@ class ProjectStore:
             self._depth = 1
             try:
                 try:
-                    self.conn.execute("BEGIN IMMEDIATE")
+                    if not self.conn.in_transaction:  # the hold was lost (see _hold)
+                        self.conn.execute("BEGIN IMMEDIATE")
                     yield self.conn
                     self.conn.execute("COMMIT")
                 except BaseException as exc:
@@ -284,8 +297,36 @@ class ProjectStore:
                     if isinstance(exc, sqlite3.Error):
                         raise storage_error(exc, self.path, doing) from None
                     raise
+                finally:
+                    self._hold()
             finally:
                 self._depth = 0
+
+    def _hold(self) -> None:
+        """Begin the next (empty) write transaction at once, keeping SQLite's write lock.
+
+        Only a program that ignores our file lock could take the write lock in the moment
+        between COMMIT and BEGIN; then the next :meth:`write` waits for it (busy timeout).
+        """
+        with contextlib.suppress(sqlite3.Error):
+            if not self.conn.in_transaction:
+                self.conn.execute("BEGIN IMMEDIATE")
+
+    def fold_wal(self) -> None:
+        """Checkpoint the WAL into the project file (outside any write, keeping the hold)."""
+        if self._closed or self.readonly:
+            return
+        with self.mutex:
+            if self._depth:
+                return
+            try:
+                if self.conn.in_transaction:
+                    self.conn.execute("COMMIT")  # the held transaction is empty
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise storage_error(exc, self.path, "folding the journal") from None
+            finally:
+                self._hold()
 
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -333,6 +374,48 @@ class ProjectStore:
         old = self._cache.pop(key, None)
         if old is not None:
             self._cache_bytes -= old.nbytes
+
+
+def check_project_file(path: Path) -> None:
+    """Refuse what cannot be a project before SQLite opens it: a missing path, a folder, a
+    FIFO or device (opening one would hang), or a journal beside it that is not a file."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ProjectError(f"{path}: no such project file") from None
+    except OSError as exc:
+        raise ProjectError(f"{path}: cannot read the project file ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ProjectError(f"{path}: is a folder, not a project file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ProjectCorruptError(f"{path}: not a regular file (a pipe or a device), so not an AVS "
+                                  "Studio project")  # fmt: skip
+    real = path.resolve()
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = real.with_name(real.name + suffix)
+        try:
+            mode = os.lstat(side).st_mode
+        except OSError:
+            continue
+        if not stat.S_ISREG(mode):
+            raise ProjectCorruptError(f"{path}: {side.name} beside it is not a regular file; "
+                                      "remove it to open the project")  # fmt: skip
+
+
+def _take_write_lock(conn: sqlite3.Connection, path: Path) -> None:
+    """Begin the held write transaction; refuse when another program is writing."""
+    conn.execute("PRAGMA busy_timeout = 500")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise ProjectLockedError(
+                f"{path} is being written by another program (SQLite holds its write lock); "
+                "close it there, or open the project read-only"
+            ) from None
+        raise
+    finally:
+        conn.execute("PRAGMA busy_timeout = 5000")
 
 
 def _current_version() -> int:
