@@ -140,11 +140,15 @@ def decode_command(text: str, blob: bytes) -> Command:
             return [walk(x) for x in v]
         return v
 
-    data = json.loads(text)
-    cls = Command._registry.get(data.get("name", ""))
-    if cls is None:
-        raise EditError(f"unknown command {data.get('name')!r} in the undo history")
-    return cls.from_state(walk(data["state"]))
+    try:
+        data = json.loads(text)
+        cls = Command._registry.get(data.get("name", ""))
+        if cls is None:
+            raise EditError(f"unknown command {data.get('name')!r} in the undo history")
+        return cls.from_state(walk(data["state"]))
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+        # A damaged history row: refuse the undo (the transaction is rolled back), say why.
+        raise EditError(f"damaged undo history ({type(exc).__name__}: {str(exc)[:80]})") from None
 
 
 # ====================================================================== mask patches

@@ -22,7 +22,7 @@ from avs_studio.core.project.errors import ProjectError
 from avs_studio.core.project.lock import lock_path
 from avs_studio.core.project.media import store_location
 from avs_studio.core.project.project import Project
-from avs_studio.core.project.records import status_rank
+from avs_studio.core.project.records import clip_record_from_row, status_rank
 
 _CLIP_COLUMNS = (
     "uid", "source", "files", "media_hash", "duration", "start", "seconds", "num_frames",
@@ -99,6 +99,9 @@ def merge(a: str | os.PathLike[str], b: str | os.PathLike[str], out: str | os.Pa
             )
         rows_a = {r["uid"]: r for r in pa._store.query("SELECT * FROM clips ORDER BY id")}
         rows_b = {r["uid"]: r for r in pb._store.query("SELECT * FROM clips ORDER BY id")}
+        for project, rows in ((pa, rows_a), (pb, rows_b)):  # a damaged row is refused, not copied
+            for row in rows.values():
+                clip_record_from_row(row, project._store.dir, project.path)
         order = list(rows_a) + [u for u in rows_b if u not in rows_a]
         try:
             po = Project.create(tmp, pa.setting, name=out.stem, labels=pa.labels, user=pa.user)

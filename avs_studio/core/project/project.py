@@ -128,7 +128,7 @@ class Project:
         try:
             self.setting: Setting = Setting.parse(meta["setting"])
             self.labels: LabelSet = LabelSet.from_json(meta["labels"])
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError, RecursionError) as exc:
             store.close()
             raise ProjectCorruptError(f"{store.path}: damaged project meta data ({exc})") from None
         self.name: str = meta.get("name", store.path.stem)
@@ -211,7 +211,7 @@ class Project:
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self._store.query(sql + " ORDER BY id", params)
-        return [clip_record_from_row(r, self._store.dir) for r in rows]
+        return [clip_record_from_row(r, self._store.dir, self.path) for r in rows]
 
     def clip_ids(self) -> list[str]:
         """Ids of all clips, in the order they were added."""
@@ -222,7 +222,7 @@ class Project:
         row = self._store.query_one("SELECT * FROM clips WHERE uid = ?", (clip_id,))
         if row is None:
             raise ProjectError(f"{self.path.name}: no clip named {clip_id!r}")
-        return clip_record_from_row(row, self._store.dir)
+        return clip_record_from_row(row, self._store.dir, self.path)
 
     def clip(self, clip_id: str) -> ProjectClip:
         """One clip as a :class:`~avs_studio.core.clip.Clip` (frames, audio, masks)."""
@@ -448,8 +448,9 @@ class Project:
             )
             if row is None:
                 raise ProjectError(f"{self.path.name}: no clip named {clip_id!r}")
-            cs = ClipStore(self._store, int(row[0]), clip_id, height=int(row[2]), width=int(row[1]),
-                           num_frames=int(row[3]), labels=self.labels, user=self.user)  # fmt: skip
+            rec = self.clip_record(clip_id)  # checks the whole row: a damaged one is refused
+            cs = ClipStore(self._store, int(row[0]), clip_id, height=rec.height, width=rec.width,
+                           num_frames=rec.num_frames, labels=self.labels, user=self.user)  # fmt: skip
             self._clip_stores[clip_id] = cs
         return cs
 
@@ -568,11 +569,18 @@ class Project:
         self._store.fold_wal()
 
     def check(self) -> list[str]:
-        """SQLite's integrity check plus foreign keys: problems found (empty when all is well)."""
+        """SQLite's integrity check, foreign keys, the schema (tables, columns, indexes) and
+        every clip row: problems found (empty when all is well)."""
+        from avs_studio.core.project.schema import schema_problems
+
         try:
             rows = self._store.query("PRAGMA integrity_check")
             problems = [r[0] for r in rows if r[0] != "ok"]
             problems += [f"dangling reference in {r[0]}" for r in self._store.query("PRAGMA foreign_key_check")]
+            with self._store.mutex:
+                problems += schema_problems(self._store.conn)
+            if not problems:
+                self.clips()  # every clip row decodes
         except ProjectCorruptError as exc:
             problems = [str(exc)]
         return problems

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from avs_studio.core.masks.palette import CLASS_NAMES, PALETTE
-from avs_studio.core.project.errors import EditError
+from avs_studio.core.project.errors import EditError, ProjectCorruptError
 from avs_studio.core.project.media import resolve_location
 from avs_studio.core.project.rle import decode as rle_decode
 from avs_studio.core.project.schema import STATUSES
@@ -316,21 +316,123 @@ class ClipRecord:
         return self.start + self.seconds
 
 
-def clip_record_from_row(row, project_dir: Path) -> ClipRecord:
-    """Build a :class:`ClipRecord` from a ``clips`` row (sqlite3.Row)."""
-    columns = row.keys()  # a schema-1 row (written before the object order) has no order
+#: Largest frame side a project clip may have (the size masks are allocated at).
+MAX_SIDE = 16384
+#: Most frames a clip may have (AVSBench clips have 5 or 10).
+MAX_FRAMES = 1000
+
+
+def clip_record_from_row(row, project_dir: Path, source: Path | None = None) -> ClipRecord:
+    """Build a :class:`ClipRecord` from a ``clips`` row (sqlite3.Row).
+
+    Every column is checked: a row that a damaged file (or a foreign program) left with
+    broken JSON, wrong types or an impossible size raises :class:`ProjectCorruptError`
+    naming the clip and the column, never a bare ``ValueError``.
+    """
+    where = source if source is not None else project_dir
+    uid = _column(row, "uid", where)
+    column = "uid"
+
+    def bad(why: str) -> ProjectCorruptError:
+        return ProjectCorruptError(f"{where}: damaged project: clip {uid!r}, column {column}: {why}")
+
+    try:
+        if not isinstance(uid, str) or not uid:
+            raise bad("not a clip id")
+        column = "size"
+        width, height = _int(row["width"]), _int(row["height"])
+        check_clip_size(width, height, where, uid)
+        column = "num_frames"
+        num_frames = _int(row["num_frames"])
+        if not 1 <= num_frames <= MAX_FRAMES:
+            raise bad(f"{num_frames} frames (expected 1..{MAX_FRAMES})")
+        column = "seconds"
+        seconds = _int(row["seconds"])
+        column = "start"
+        start = _finite(row["start"])
+        column = "duration"
+        duration = None if row["duration"] is None else _finite(row["duration"])
+        column = "frame_times"
+        frame_times = tuple(_finite(t) for t in _json_list(row["frame_times"]))
+        if len(frame_times) != num_frames:
+            raise bad(f"{len(frame_times)} frame times for {num_frames} frames")
+        column = "annotated"
+        annotated = tuple(_int(k) for k in _json_list(row["annotated"]))
+        if any(not 0 <= k < num_frames for k in annotated):
+            raise bad(f"frames outside 0..{num_frames - 1}")
+        column = "ordinals"
+        ordinals = tuple(_int(k) for k in _json_list(row["ordinals"]))
+        column = "object_order"  # a schema-1 row (written before the object order) has none
+        object_order = (tuple(_int(k) for k in _json_list(row["object_order"]))
+                        if "object_order" in row.keys() else ())  # fmt: skip
+        column = "files"
+        files = json.loads(row["files"])
+        source_kind = row["source"]
+        if not isinstance(files, dict):
+            raise bad("not a JSON object")
+        if source_kind == "video" and not isinstance(files.get("video"), str):
+            raise bad("a video clip without its video file")
+        if source_kind == "dataset" and not (
+            isinstance(files.get("frames"), list) and files["frames"]
+            and all(isinstance(f, str) for f in files["frames"])
+        ):
+            raise bad("a dataset clip without its frame files")
+        column = "text columns"
+        texts = {k: row[k] for k in ("media_hash", "split", "category", "subset", "vid", "a_obj",
+                                     "status", "annotator", "comment", "updated_at", "root_rel",
+                                     "root_abs")}  # fmt: skip
+        if any(not isinstance(v, str) for v in texts.values()) or texts["status"] not in STATUSES:
+            raise bad("a value of the wrong type")
+    except ProjectCorruptError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError) as exc:
+        raise bad(f"{type(exc).__name__}: {str(exc)[:80]}") from None
     return ClipRecord(
-        clip_id=row["uid"], source=row["source"], media_hash=row["media_hash"],
-        duration=row["duration"], start=float(row["start"]), seconds=int(row["seconds"]),
-        num_frames=int(row["num_frames"]), frame_times=tuple(json.loads(row["frame_times"])),
-        annotated=tuple(json.loads(row["annotated"])), width=int(row["width"]),
-        height=int(row["height"]), split=row["split"], category=row["category"],
-        subset=row["subset"], vid=row["vid"], a_obj=row["a_obj"], status=row["status"],
-        annotator=row["annotator"], comment=row["comment"], updated_at=row["updated_at"],
-        root_rel=row["root_rel"], root_abs=row["root_abs"], files=json.loads(row["files"]),
-        ordinals=tuple(json.loads(row["ordinals"])), project_dir=project_dir,
-        object_order=tuple(json.loads(row["object_order"])) if "object_order" in columns else (),
+        clip_id=uid, source=source_kind, media_hash=texts["media_hash"], duration=duration,
+        start=start, seconds=seconds, num_frames=num_frames, frame_times=frame_times,
+        annotated=annotated, width=width, height=height, split=texts["split"],
+        category=texts["category"], subset=texts["subset"], vid=texts["vid"], a_obj=texts["a_obj"],
+        status=texts["status"], annotator=texts["annotator"], comment=texts["comment"],
+        updated_at=texts["updated_at"], root_rel=texts["root_rel"], root_abs=texts["root_abs"],
+        files=files, ordinals=ordinals, project_dir=project_dir, object_order=object_order,
     )  # fmt: skip
+
+
+def check_clip_size(width: int, height: int, where: object, uid: str) -> None:
+    """Refuse a stored clip size no mask could have (0, negative, or absurdly large)."""
+    if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
+        raise ProjectCorruptError(
+            f"{where}: damaged project: clip {uid!r} is {width}x{height} pixels (each side must be "
+            f"1..{MAX_SIDE})"
+        )
+
+
+def _column(row, key: str, where: object) -> object:
+    try:
+        return row[key]
+    except (IndexError, KeyError):
+        raise ProjectCorruptError(f"{where}: damaged project: the clips table has no column {key}") from None
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not a whole number")
+    return value
+
+
+def _finite(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise ValueError(f"{value!r} is not a finite number")
+    return float(value)
+
+
+def _json_list(text: object) -> list:
+    if not isinstance(text, str):
+        raise ValueError("not JSON text")
+    value = json.loads(text)
+    if not isinstance(value, list):
+        raise ValueError("not a JSON list")
+    return value
 
 
 def provenance_from_row(row) -> Provenance:

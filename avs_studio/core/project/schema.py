@@ -141,7 +141,7 @@ def read_marks(conn: sqlite3.Connection, path: Path) -> tuple[int, int]:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         # Reading the schema catches files whose header is fine but whose pages are not.
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
         raise ProjectCorruptError(
             f"{path}: not an AVS Studio project (the file is not a readable SQLite database: {exc})"
         ) from None
@@ -175,11 +175,87 @@ def check_marks(conn: sqlite3.Connection, path: Path, *, allow_older: bool) -> i
         )
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'app'").fetchone()
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
         raise ProjectCorruptError(f"{path}: damaged project (no readable meta table: {exc})") from None
     if row is None or row[0] != APP_NAME:
         raise ProjectCorruptError(f"{path}: damaged project (its meta table does not name AVS Studio)")
+    if version == SCHEMA_VERSION:  # an older file is checked after its upgrade
+        check_schema(conn, path)
     return version
+
+
+_EXPECTED: dict[int, dict[str, dict]] = {}
+
+
+def expected_schema() -> dict[str, dict]:
+    """What a healthy file of :data:`SCHEMA_VERSION` holds, read from a fresh in-memory project
+    (so that it follows :data:`MIGRATIONS`): ``{"tables": {name: columns}, "indexes": {...}}``."""
+    cached = _EXPECTED.get(SCHEMA_VERSION)
+    if cached is None:
+        mem = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            mem.execute("BEGIN")
+            initialise(mem, {})
+            mem.execute("COMMIT")
+            cached = _schema_of(mem)
+        finally:
+            mem.close()
+        _EXPECTED[SCHEMA_VERSION] = cached
+    return cached
+
+
+def _schema_of(conn: sqlite3.Connection) -> dict[str, dict]:
+    tables: dict[str, list[tuple]] = {}
+    indexes: dict[str, str] = {}
+    for kind, name, table in conn.execute(
+        "SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+    ).fetchall():
+        if kind == "table":
+            cols = conn.execute(f"PRAGMA table_info({_quote(name)})").fetchall()
+            # (name, declared type, not null, primary-key position): what the code relies on
+            tables[name] = [(c[1], str(c[2]).upper(), int(c[3]), int(c[5])) for c in cols]
+        elif kind == "index":
+            indexes[name] = table
+    return {"tables": tables, "indexes": indexes}
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def schema_problems(conn: sqlite3.Connection) -> list[str]:
+    """How the file's tables, columns and indexes differ from :func:`expected_schema` (missing
+    or changed ones; extra tables and columns are left alone)."""
+    want = expected_schema()
+    try:
+        have = _schema_of(conn)
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        return [f"the schema cannot be read ({exc})"]
+    problems = []
+    for table, columns in want["tables"].items():
+        got = have["tables"].get(table)
+        if got is None:
+            problems.append(f"table {table} is missing")
+            continue
+        got_by_name = {c[0]: c for c in got}
+        for col in columns:
+            found = got_by_name.get(col[0])
+            if found is None:
+                problems.append(f"column {table}.{col[0]} is missing")
+            elif found != col:
+                problems.append(f"column {table}.{col[0]} was changed ({found[1]}, expected {col[1]})")
+    for index, table in want["indexes"].items():
+        if have["indexes"].get(index) != table:
+            problems.append(f"index {index} on {table} is missing")
+    return problems
+
+
+def check_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a file whose tables or columns are missing or changed (a damaged project); a
+    missing index only slows it down and is left to ``project status --check``."""
+    problems = [p for p in schema_problems(conn) if not p.startswith("index ")]
+    if problems:
+        raise ProjectCorruptError(f"{path}: damaged project: {'; '.join(problems[:4])}")
 
 
 def migrate(conn: sqlite3.Connection, from_version: int) -> int:

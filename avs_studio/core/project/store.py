@@ -55,7 +55,7 @@ from avs_studio.core.project.records import (
     paint_order,
     provenance_from_row,
 )
-from avs_studio.core.project.schema import check_marks, migrate
+from avs_studio.core.project.schema import check_marks, check_schema, migrate
 
 DURABILITY = {"normal": "NORMAL", "full": "FULL"}
 _CACHE_BYTES = 256 << 20  # decoded masks kept for editing (a 1080p mask is 2 MiB)
@@ -161,6 +161,7 @@ class ProjectStore:
         if readonly:
             if version < _current_version():
                 probe = _upgraded_copy(probe, path, version)
+                check_schema(probe, path)  # an older file is checked after its upgrade
             probe.execute("PRAGMA query_only = ON")
             return cls(path, probe, readonly=True, writer_lock=None, user=user)
         probe.close()
@@ -181,6 +182,7 @@ class ProjectStore:
                     raise ProjectError(f"{path}: the file changed while it was being opened")
                 if version < _current_version():
                     _run_in_tx(conn, path, "the schema upgrade", lambda: migrate(conn, version))
+                    check_schema(conn, path)
                 _take_write_lock(conn, path)
             except BaseException:
                 conn.close()
@@ -296,6 +298,9 @@ class ProjectStore:
                     self._rollback()
                     if isinstance(exc, sqlite3.Error):
                         raise storage_error(exc, self.path, doing) from None
+                    if isinstance(exc, UnicodeDecodeError):
+                        raise ProjectCorruptError(f"{self.path}: damaged project: {exc}; {doing} was "
+                                                  "not saved") from None  # fmt: skip
                     raise
                 finally:
                     self._hold()
@@ -342,8 +347,8 @@ class ProjectStore:
         with self.mutex:
             try:
                 return self.conn.execute(sql, params).fetchall()
-            except sqlite3.DatabaseError as exc:
-                raise ProjectCorruptError(f"{self.path}: cannot read the project ({exc})") from None
+            except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+                raise ProjectCorruptError(f"{self.path}: damaged project: cannot read it ({exc})") from None
 
     def query_one(self, sql: str, params: tuple | list = ()) -> sqlite3.Row | None:
         """Run a read query and return its first row (or None)."""
@@ -729,7 +734,12 @@ class ClipStore:
     def annotated(self) -> list[int]:
         """Frames of the clip that carry ground truth (exported as masks)."""
         row = self.store.query_one("SELECT annotated FROM clips WHERE id=?", (self.rowid,))
-        return [int(k) for k in json.loads(row[0])]
+        try:
+            frames = json.loads(row[0])
+            return [self.check_frame(k) for k in frames if not isinstance(k, bool)]
+        except (ValueError, TypeError, EditError):
+            raise ProjectCorruptError(f"{self.store.path}: damaged project: clip {self.clip_id!r}, "
+                                      "column annotated") from None  # fmt: skip
 
     def set_annotated(self, frames: list[int]) -> None:
         """Replace the list of frames that carry ground truth."""
