@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from avs_studio.core.errors import FormatError, MaskError
+from avs_studio.core.export.coco_schema import read_coco_document
 from avs_studio.core.export.maskset import FrameMask, MaskSet
 from avs_studio.core.fsutil import atomic_write_text
 from avs_studio.core.jobs import CancelToken, Progress, no_progress
@@ -202,12 +203,8 @@ def read_coco(path: str | os.PathLike[str], setting: Setting | str | None = None
     another numbering (Datumaro's label order) still give the palette classes.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise _fail(path, "file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _fail(path, f"not valid JSON ({exc})") from None
+    # Structure, types, sizes and geometry are checked before anything uses them (coco_schema).
+    data = read_coco_document(path)
     if isinstance(data, list):
         raise _fail(path, "this is a COCO results list; it needs the instances file for its images")
     if not isinstance(data, dict) or not all(k in data for k in ("images", "annotations", "categories")):
