@@ -145,29 +145,49 @@ def safe_join(root: str | os.PathLike[str], *parts: str) -> Path:
     for part in parts:
         p = str(part)
         if not p or "\x00" in p:
-            raise UnsafePathError(f"invalid path component {part!r} under {root_path}")
+            raise UnsafePathError(f"invalid path component {short(part)} under {root_path}")
         if os.path.isabs(p) or p.startswith(("/", "\\")) or (len(p) > 1 and p[1] == ":"):
-            raise UnsafePathError(f"absolute path {part!r} is not allowed inside {root_path}")
-        if any(seg == ".." for seg in p.replace("\\", "/").split("/")):
-            raise UnsafePathError(f"path {part!r} tries to leave {root_path}")
+            raise UnsafePathError(f"absolute path {short(part)} is not allowed inside {root_path}")
+        segments = p.replace("\\", "/").split("/")
+        if any(seg == ".." for seg in segments):
+            raise UnsafePathError(f"path {short(part)} tries to leave {root_path}")
+        if any(len(seg.encode("utf-8", "surrogatepass")) > NAME_MAX for seg in segments):
+            raise UnsafePathError(f"path {short(part)} has a name longer than {NAME_MAX} bytes")
     joined = root_path.joinpath(*parts)
-    real = joined.resolve()
+    try:
+        real = joined.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a path too long
+        raise UnsafePathError(f"path {short(str(joined), 200)} cannot be resolved ({exc})") from None
     if real != root_real and root_real not in real.parents:
         raise UnsafePathError(f"path {joined} resolves to {real}, outside {root_real}")
     return joined
 
 
+#: Longest file or folder name (bytes) the common file systems take.
+NAME_MAX = 255
+
+
+def short(text: object, limit: int = 80) -> str:
+    """``repr`` of a user's value cut to ``limit`` characters (for one-line messages)."""
+    r = repr(text)
+    return r if len(r) <= limit else r[: limit - 3] + "..."
+
+
 def check_component(name: str, what: str = "name") -> str:
-    """Return ``name`` if it is a single safe path component (no separators, not '..')."""
+    """Return ``name`` if it is a single safe path component (no separators, not '..', not
+    longer than :data:`NAME_MAX` bytes)."""
     if (
-        not name
+        not isinstance(name, str)
+        or not name
         or name in (".", "..")
         or "/" in name
         or "\\" in name
         or "\x00" in name
         or os.path.isabs(name)
     ):
-        raise UnsafePathError(f"{what} {name!r} is not a plain file or folder name")
+        raise UnsafePathError(f"{what} {short(name)} is not a plain file or folder name")
+    if len(name.encode("utf-8", "surrogatepass")) > NAME_MAX:
+        raise UnsafePathError(f"{what} {short(name)} is longer than {NAME_MAX} bytes")
     return name
 
 

@@ -71,8 +71,11 @@ class AVSSystem(nn.Module):
 
 def file_hash(path: str | os.PathLike[str]) -> str:
     """SHA-256 of a weights file (provenance of proposals)."""
+    from avs_studio.core.fsutil import require_regular_file
+    from avs_studio.model.checkpoint import CheckpointError
+
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open(require_regular_file(path, CheckpointError, "weights file"), "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from avs_studio.core.errors import AVSError, FormatError
+from avs_studio.core.fsutil import read_user_bytes
 
 __all__ = ["load_numeric_pickle", "loads_numeric_pickle"]
 
@@ -477,17 +478,8 @@ def load_numeric_pickle(
     See :func:`loads_numeric_pickle`; errors name the file.
     """
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > _MAX_FILE_BYTES:
-            raise error(f"{p} is too large ({size} bytes) for a numeric pickle")
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise error(f"file not found: {p}") from None
-    except IsADirectoryError:
-        raise error(f"{p} is a folder, not a pickle file") from None
-    except OSError as e:
-        raise error(f"cannot read {p}: {e.strerror or e}") from None
+    # A regular file only (a FIFO would block), at most _MAX_FILE_BYTES.
+    data = read_user_bytes(p, error, "pickle file", _MAX_FILE_BYTES)
     if not data:
         raise error(f"{p} is empty (0 bytes)")
     return loads_numeric_pickle(data, source=str(p), error=error)

@@ -37,7 +37,7 @@ from avs_studio.core.datasets.common import (
     write_jpeg_rgb,
 )
 from avs_studio.core.errors import AVSError, DatasetError
-from avs_studio.core.fsutil import atomic_write_text, safe_join
+from avs_studio.core.fsutil import atomic_write_text, read_user_json, safe_join
 from avs_studio.core.masks.files import read_label_mask, write_colour_mask, write_index_mask
 from avs_studio.core.masks.palette import CLASS_NAMES, label2idx
 from avs_studio.core.setting import Setting
@@ -61,13 +61,9 @@ def find_root(path: str | os.PathLike[str]) -> Path | None:
 
 def read_label2idx(path: Path) -> dict[str, int]:
     """Read and check ``label2idx.json``: 71 entries; a clear error otherwise."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or not all(isinstance(v, int) for v in data.values()):
+    # A regular file, of sane size, parsed without RecursionError however deep it nests.
+    data = read_user_json(path, DatasetError, "label2idx.json", max_bytes=1 << 20)
+    if not isinstance(data, dict) or not all(isinstance(v, int) and not isinstance(v, bool) for v in data.values()):
         raise DatasetError(f"{path}: expected a JSON object mapping class names to integers")
     if len(data) != len(CLASS_NAMES):
         raise DatasetError(

@@ -15,7 +15,13 @@ from PIL import Image
 
 from avs_studio.core.clip import MODEL_SIZE, Clip
 from avs_studio.core.errors import AudioError, DatasetError, MaskError, UnsafePathError
-from avs_studio.core.fsutil import atomic_path, atomic_write_text, check_component, safe_join
+from avs_studio.core.fsutil import (
+    atomic_path,
+    atomic_write_text,
+    check_component,
+    read_user_text,
+    safe_join,
+)
 from avs_studio.core.masks.files import open_image
 from avs_studio.core.setting import Setting
 
@@ -50,14 +56,8 @@ def read_csv(path: Path, required: Sequence[str]) -> CsvRows:
     A header whose column order differs from ``required`` is reported too, because the
     official loaders read some columns by position.
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: metadata file not found") from None
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"{path}: not a UTF-8 text file ({exc})") from None
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read ({exc})") from None
+    # A regular file only: a FIFO named like the metadata would block the reader.
+    text = read_user_text(path, DatasetError, "metadata file", max_bytes=256 << 20, encoding="utf-8-sig")
     reader = csv.reader(io.StringIO(text))
     try:
         header = [h.strip() for h in next(reader)]

@@ -17,6 +17,7 @@ from avs_studio.core.export.coco import CocoSummary, read_coco, to_coco, write_c
 from avs_studio.core.export.compose import Composition, Layer, OverlapTally, compose_objects
 from avs_studio.core.export.maskset import FrameMask, MaskSet, from_dataset
 from avs_studio.core.export.png import read_png_masks, write_png_masks
+from avs_studio.core.fsutil import require_regular_file
 from avs_studio.core.setting import Setting
 
 __all__ = [
@@ -57,6 +58,8 @@ def load_masks(
     path = Path(src)
     if not path.exists():
         raise FormatError(f"{path}: no such file or folder")
+    if not path.is_dir():
+        require_regular_file(path, FormatError, "mask file or folder")  # FIFOs, devices
     if path.is_file():
         if path.suffix.lower() == ".json":
             ms = read_coco(path, setting)

@@ -16,13 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from avs_studio.core.errors import FormatError, MaskError
+from avs_studio.core.errors import FormatError, MaskError, UnsafePathError
+from avs_studio.core.export.coco_schema import MAX_FRAME_INDEX
 from avs_studio.core.export.maskset import FrameMask, MaskSet, clip_meta
 from avs_studio.core.fsutil import (
     atomic_dir,
     atomic_write_text,
     check_component,
     is_temporary,
+    read_user_json,
     safe_join,
 )
 from avs_studio.core.jobs import CancelToken, Progress, no_progress
@@ -92,18 +94,25 @@ def read_png_masks(folder: str | os.PathLike[str], setting: Setting | str | None
     folder = Path(folder)
     manifest_path = folder / MANIFEST
     if manifest_path.is_file():
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise FormatError(f"{manifest_path}: not valid JSON ({exc})") from None
+        manifest = read_user_json(manifest_path, FormatError, "mask manifest")
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise FormatError(f"{manifest_path}: not an AVS Studio PNG mask manifest")
-        resolved = Setting.parse(setting or manifest.get("setting", ""))
+        try:
+            resolved = Setting.parse(setting or str(manifest.get("setting", "")))
+        except ValueError as exc:
+            raise FormatError(f"{manifest_path}: {exc}") from None
         out = MaskSet(resolved, info={"source": str(folder)})
-        for e in manifest.get("frames", []):
+        frames = manifest.get("frames", [])
+        if not isinstance(frames, list):
+            raise FormatError(f"{manifest_path}: 'frames' must be a list")
+        for e in frames:
             try:
-                clip_id, frame, rel = str(e["clip_id"]), int(e["frame"]), str(e["file"])
-            except (KeyError, TypeError, ValueError):
+                clip_id, frame, rel = e["clip_id"], e["frame"], e["file"]
+                if not (isinstance(clip_id, str) and isinstance(rel, str) and isinstance(frame, int)
+                        and not isinstance(frame, bool) and 0 <= frame <= MAX_FRAME_INDEX):
+                    raise TypeError
+                check_component(clip_id, "clip id")
+            except (KeyError, TypeError, ValueError, UnsafePathError):
                 raise FormatError(f"{manifest_path}: malformed frame entry {str(e)[:80]}") from None
             path = safe_join(folder, *rel.split("/"))
             out.frames.append(FrameMask(

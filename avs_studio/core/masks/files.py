@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from avs_studio.core.errors import MaskError
-from avs_studio.core.fsutil import atomic_path
+from avs_studio.core.fsutil import atomic_path, require_regular_file
 from avs_studio.core.masks.palette import NUM_CLASSES, colour_to_index, index_to_colour
 from avs_studio.core.masks.resize import resize_nearest
 from avs_studio.core.setting import Setting
@@ -30,7 +30,7 @@ Image.MAX_IMAGE_PIXELS = 16384 * 16384
 
 def open_image(path: str | os.PathLike[str]) -> Image.Image:
     """Open an image with Pillow, turning every failure into a clear :class:`MaskError`."""
-    path = Path(path)
+    path = require_regular_file(path, MaskError, "image file")  # a FIFO would block Pillow
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

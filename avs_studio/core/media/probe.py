@@ -22,6 +22,7 @@ import av
 import numpy as np
 
 from avs_studio.core.errors import MediaError
+from avs_studio.core.fsutil import require_regular_file
 from avs_studio.core.media import official
 
 # Demuxing every packet is I/O only (no decoding), a few ms for an AVSBench clip.
@@ -51,6 +52,8 @@ def open_container(path: str | os.PathLike[str]) -> av.container.InputContainer:
         raise media_error(p, "file not found")  # checked first: FFmpeg's wording is vaguer
     if p.is_dir():
         raise media_error(p, "is a folder, not a media file")
+    if not p.is_file():  # a FIFO would block FFmpeg, a device would never end
+        require_regular_file(p, MediaError, "media file")
     if p.stat().st_size == 0:
         raise media_error(p, "the file is empty")
     try:

@@ -54,7 +54,8 @@ class VideoClip(Clip):
         p = Path(path)
         st = Setting.parse(setting)
         if not p.is_file():
-            raise MediaError(f"{p}: no such video file")
+            raise MediaError(f"{p}: no such video file" if not p.exists() else f"{p}: not a video file "
+                             f"({'a folder' if p.is_dir() else 'a pipe, a socket or a device'})")
         start = float(start)
         if not np.isfinite(start) or start < 0:
             raise MediaError(f"{p}: the start time must be >= 0 s, got {start}")

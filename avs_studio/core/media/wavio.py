@@ -24,7 +24,7 @@ import numpy as np
 import soundfile as sf
 
 from avs_studio.core.errors import AudioError
-from avs_studio.core.fsutil import atomic_path
+from avs_studio.core.fsutil import atomic_path, require_regular_file
 
 __all__ = ["WAV_FORMATS", "read_wav", "read_wav_official", "write_wav"]
 
@@ -41,6 +41,7 @@ def _open(path: str | os.PathLike[str]) -> sf.SoundFile:
         raise AudioError(f"audio file not found: {p}")
     if not p.is_file():
         raise AudioError(f"{p} is not a file")
+    require_regular_file(p, AudioError, "WAV file")  # is_file() follows links: still a regular file
     try:
         f = sf.SoundFile(p)
     except (sf.SoundFileError, RuntimeError, OSError) as e:

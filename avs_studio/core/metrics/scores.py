@@ -17,12 +17,11 @@ from __future__ import annotations
 import os
 import zipfile
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 from avs_studio.core.errors import FormatError
-from avs_studio.core.fsutil import atomic_path
+from avs_studio.core.fsutil import atomic_path, require_regular_file
 from avs_studio.core.metrics.f32 import (
     bucket_logits,
     bucket_probs,
@@ -128,7 +127,7 @@ def read_score_file(path: str | os.PathLike[str]) -> tuple[str, np.ndarray]:
     ``("probs", ...)`` for stored probabilities, ``("labels", uint8 [T,H,W])`` for AVSS.
     Never unpickles (``allow_pickle=False``).
     """
-    path = Path(path)
+    path = require_regular_file(path, FormatError, "score file")  # a FIFO would block np.load
     try:
         with np.load(path, allow_pickle=False) as z:
             keys = set(z.files)

@@ -20,6 +20,7 @@ import numpy as np
 
 from avs_studio.core.datasets.common import SPLITS
 from avs_studio.core.errors import DatasetError, MediaError
+from avs_studio.core.fsutil import read_user_text
 from avs_studio.core.jobs import BatchReport, CancelToken, Progress, no_progress, run_batch
 from avs_studio.core.project.errors import ProjectError
 from avs_studio.core.project.media import fast_hash, is_video_file, store_location
@@ -170,7 +171,8 @@ def video_clip(project: Project, path: str | os.PathLike[str], *, start: float =
 
     p = Path(path)
     if not p.is_file():
-        raise MediaError(f"{p}: no such video file")
+        raise MediaError(f"{p}: no such video file" if not p.exists() else f"{p}: not a video file "
+                         f"({'a folder' if p.is_dir() else 'a pipe, a socket or a device'})")
     setting = project.setting
     check_split(split)
     if start < 0 or not np.isfinite(start):
@@ -266,10 +268,7 @@ class ListEntry:
 
 def read_list_file(path: Path) -> list[ListEntry]:
     """Parse a list file: one clip per line, ``#`` comments, paths relative to the file."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read the list ({exc})") from None
+    text = read_user_text(path, DatasetError, "list file", max_bytes=64 << 20, encoding="utf-8-sig")
     out = []
     for n, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()

@@ -16,13 +16,16 @@ import hashlib
 import os
 from pathlib import Path
 
+from avs_studio.core.errors import MediaError
+from avs_studio.core.fsutil import require_regular_file
+
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".flv")
 _CHUNK = 1 << 20
 
 
 def fast_hash(path: str | os.PathLike[str]) -> str:
     """``b2f:<size>:<hex>``: BLAKE2b-128 of the size, the first and the last MiB of a file."""
-    p = Path(path)
+    p = require_regular_file(path, MediaError, "media file")  # a FIFO would block the hash
     size = p.stat().st_size
     h = hashlib.blake2b(digest_size=16)
     h.update(size.to_bytes(8, "little"))
@@ -37,7 +40,7 @@ def fast_hash(path: str | os.PathLike[str]) -> str:
 def full_hash(path: str | os.PathLike[str]) -> str:
     """``b2:<hex>``: BLAKE2b-128 of the whole file."""
     h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as f:
+    with open(require_regular_file(path, MediaError, "media file"), "rb") as f:
         for block in iter(lambda: f.read(_CHUNK), b""):
             h.update(block)
     return f"b2:{h.hexdigest()}"
