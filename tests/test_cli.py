@@ -151,8 +151,10 @@ def test_a_corrupt_dataset_csv_is_reported_not_fatal(demo_root, tmp_path, capsys
     meta.write_text(meta.read_text() + "broken,row\n../../escape,0,cat,test\n")
     ds = open_dataset(root)
     assert len(ds) == 6 and len(ds.problems) == 2
-    code, out, _ = run(capsys, "export", str(root), "--to", "coco", str(tmp_path / "x.json"))
-    assert code == 0
+    code, out, err = run(capsys, "export", str(root), "--to", "coco", str(tmp_path / "x.json"))
+    # The export finishes, but the refused rows are counted and named, and the status says so.
+    assert code == 3 and "2 refused row(s) of the source skipped" in out
+    assert "s4_meta_data.csv:8" in err and "s4_meta_data.csv:9" in err and "escape" in err
 
 
 @pytest.mark.parametrize("argv", [["demo-data"], ["evaluate", "a", "b"], ["export", "a", "b"]])

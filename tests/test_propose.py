@@ -511,7 +511,7 @@ def test_the_command_runs_resumes_and_summarises(demo_root, tmp_path, monkeypatc
     first = capsys.readouterr()
     assert calls == [("m.pt", None, None)]
     n_test = len(open_dataset(root).clips("test"))
-    assert f"{n_test} clips proposed" in first.out and "clips/s" in first.out
+    assert f"{n_test} clip{'s' if n_test != 1 else ''} proposed" in first.out and "clips/s" in first.out
     assert "model: tiny-s4" in first.err and "audio encoder" in first.err
     try:
         assert _cli(["-q", *argv]) == 0

@@ -17,6 +17,7 @@ from avs_studio.cli.common import (
 from avs_studio.core.errors import AVSError
 from avs_studio.core.jobs import CancelToken
 from avs_studio.core.setting import Setting
+from avs_studio.core.text import plural
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
@@ -33,7 +34,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
             cancel=CancelToken(), log_mel_writer=writer,
         )  # fmt: skip
     pkl = "" if writer is not None or not Setting.parse(args.setting).is_binary else " (no log-mel pickles)"
-    print(f"wrote {args.clips} {args.setting.upper()} clips to {root} in {time.perf_counter() - t0:.1f} s{pkl}")
+    print(f"wrote {plural(args.clips, args.setting.upper() + ' clip')} to {root} in {time.perf_counter() - t0:.1f} s{pkl}")
     return 0
 
 
@@ -82,7 +83,8 @@ def _write_masks(masks, dataset, target: str, out: Path, args: argparse.Namespac
     from avs_studio.core.export.layout import output_folder
 
     if len(masks) == 0:
-        raise AVSError(f"{args.src}: no masks to write (check --split)")
+        why = f"; {len(masks.skipped)} refused, e.g. {masks.skipped[0]}" if masks.skipped else " (check --split)"
+        raise AVSError(f"{args.src}: no masks to write{why}")
     t0 = time.perf_counter()
     failures: list[str] = []
     left_out = []
@@ -94,26 +96,34 @@ def _write_masks(masks, dataset, target: str, out: Path, args: argparse.Namespac
                               cancel=token)  # fmt: skip
             failures = s.failures
             extra = f", {s.polygons} as polygons, {s.rle_fallbacks} kept as RLE" if args.polygons else ""
-            line = f"wrote {s.images} images and {s.annotations} annotations to {dest}{extra}"
+            line = (f"wrote {plural(s.images, 'image')} and {plural(s.annotations, 'annotation')} to "
+                    f"{dest}{extra}")  # fmt: skip
         elif target == "png":
             n = ex.write_png_masks(out, masks, progress=prog, cancel=token, failures=failures)
-            line = f"wrote {n} PNG masks to {out}"
+            line = f"wrote {plural(n, 'PNG mask')} to {out}"
         else:
             layout = target.split("-", 1)[1]
             writer = logmel_pickle_writer() if layout in ("s4", "ms3") and dataset is not None else None
             s = ex.write_avsbench(out, masks, layout, dataset=dataset, log_mel_writer=writer, progress=prog,
                                   cancel=token)  # fmt: skip
             failures, left_out = s.failures, s.left_out
-            line = f"wrote {s.clips} clips ({s.masks} masks) as {layout.upper()} under {out}"
+            line = f"wrote {plural(s.clips, 'clip')} ({plural(s.masks, 'mask')}) as {layout.upper()} under {out}"
             if left_out:
-                line += f", {len(left_out)} clip(s) left out"
+                line += f", {plural(len(left_out), 'clip')} left out"
             for note in s.notes:
                 print(f"note: {note}", file=sys.stderr)
+    # Rows of the source refused when it was read are skipped items too (named, counted).
+    counts = [f"{len(failures)} unreadable mask(s) skipped"] if failures else []
+    if masks.skipped:
+        counts.append(f"{len(masks.skipped)} refused row(s) of the source skipped")
+    failures = [*masks.skipped, *failures]
+    for note in dataset.notes() if dataset is not None else ():
+        print(f"note: {note}", file=sys.stderr)
     for failure in failures[:20]:
         print(f"skipped: {failure}", file=sys.stderr)
     if len(failures) > 20:
         print(f"skipped: ... and {len(failures) - 20} more", file=sys.stderr)
-    bad = f", {len(failures)} unreadable mask(s) skipped" if failures else ""
+    bad = "".join(f", {c}" for c in counts)
     print(f"{line}{bad} in {time.perf_counter() - t0:.1f} s")
     return EXIT_PARTIAL if failures or left_out else 0
 

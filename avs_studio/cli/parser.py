@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted: nothing half-written was left behind", file=sys.stderr)
         return EXIT_INTERRUPTED
     except AVSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # One line, whatever the message quotes (a library's multi-line reason, a file's text).
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USER_ERROR
 
 

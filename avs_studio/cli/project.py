@@ -24,6 +24,7 @@ from avs_studio.cli.common import EXIT_PARTIAL, logmel_pickle_writer, progress_b
 from avs_studio.core.errors import AVSError
 from avs_studio.core.jobs import CancelToken
 from avs_studio.core.setting import Setting
+from avs_studio.core.text import plural
 
 _TARGETS = ["coco", "png", "avsbench-s4", "avsbench-ms3", "avsbench-avss"]
 _SPLITS = ["train", "val", "test"]
@@ -79,7 +80,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     if report.failures and not report.results and not report.skipped:
         raise AVSError(f"no clip was added: {report.failures[0].item}: {report.failures[0].error}")
     print(f"{report.summary('clips')} ({total} in the project) in {time.perf_counter() - t0:.1f} s")
-    return 0
+    return EXIT_PARTIAL if report.failures else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -88,7 +89,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     with Project.open(args.project, readonly=True) as project:
         counts = project.counts()
-        print(f"{project.path.name}: {project.setting.value.upper()} project, {len(project)} clips")
+        print(f"{project.path.name}: {project.setting.value.upper()} project, {plural(len(project), 'clip')}")
         print("status: " + ", ".join(f"{STATUS_TITLES[s]} {n}" for s, n in counts["status"].items()))
         print("split:  " + (", ".join(f"{s} {n}" for s, n in counts["split"].items()) or "-"))
         missing = project.missing_media()
@@ -148,7 +149,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     if report.clips == 0:
         raise AVSError(f"{args.src}: no masks for any clip of the project")
     print(f"{report.line()} in {time.perf_counter() - t0:.1f} s")
-    return 0
+    # Masks left out (failed, or for clips the project lacks) make a batch with skips.
+    return EXIT_PARTIAL if report.failures or report.unknown else 0
 
 
 def cmd_merge(args: argparse.Namespace) -> int:

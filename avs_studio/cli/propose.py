@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from avs_studio.cli.common import EXIT_INTERRUPTED, stop_on_ctrl_c
+from avs_studio.cli.common import EXIT_INTERRUPTED, EXIT_PARTIAL, stop_on_ctrl_c
 from avs_studio.core.errors import AVSError
 from avs_studio.core.jobs import CancelToken, Progress
 from avs_studio.core.setting import Setting
@@ -114,7 +114,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
     for f in report.failures[:_SHOWN_FAILURES]:
         print(f"failed: {f.item}: {f.error}", file=sys.stderr)
     if len(report.failures) > _SHOWN_FAILURES:
-        print(f"... and {len(report.failures) - _SHOWN_FAILURES} more failures (see report.csv)", file=sys.stderr)
+        where = "" if report.out_removed else " (see report.csv)"
+        print(f"... and {len(report.failures) - _SHOWN_FAILURES} more failures{where}", file=sys.stderr)
     t = report.timings
     if report.done and not quiet:
         if "idle_s" in t:  # on Ray: the actors' wait for prepared clips, summed over actors
@@ -124,13 +125,15 @@ def cmd_propose(args: argparse.Namespace) -> int:
         print(f"time: frames {t.get('frames_s', 0):.1f} s and log-mel {t.get('log_mel_s', 0):.1f} s "
               f"(decoding workers), audio encoder {t.get('audio_encoder_s', 0):.1f} s, model "
               f"{t.get('model_s', 0):.1f} s, writing {t.get('write_s', 0):.1f} s, {wait}", file=sys.stderr)  # fmt: skip
-    print(f"{report.summary()}; outputs in {Path(args.out)}")
+    if report.failures and not report.done and not report.skipped and not report.cancelled:
+        raise AVSError(f"no clip could be proposed: {report.failures[0].item}: {report.failures[0].error}")
+    where = "nothing written" if report.out_removed else f"outputs in {Path(args.out)}"
+    print(f"{report.summary()}; {where}")
     if report.cancelled:
         print("stopped before the end: run the same command again to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if report.failures and not report.done and not report.skipped:
-        raise AVSError(f"no clip could be proposed: {report.failures[0].item}: {report.failures[0].error}")
-    return 0
+    # A batch that skipped clips says so in its exit status (they are listed above and in report.csv).
+    return EXIT_PARTIAL if report.failures else 0
 
 
 def _engine(system, device: str, precision: str, batch_clips: int, threads: int | None, *, fold: bool):

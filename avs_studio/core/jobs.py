@@ -76,7 +76,8 @@ class BatchReport(Generic[R]):
 
     def summary(self, noun: str = "items") -> str:
         """One line for the end of a CLI command."""
-        parts = [f"{self.ok} {noun} done"]
+        one = noun[:-1] if self.ok == 1 and noun.endswith("s") else noun  # "1 clip done"
+        parts = [f"{self.ok} {one} done"]
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
         if self.failures:

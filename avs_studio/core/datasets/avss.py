@@ -143,10 +143,10 @@ class AVSSDataset(Dataset):
             try:
                 clip = self._clip_from_row(row, where)
             except AVSError as exc:
-                self._problem(where, str(exc))
+                self._problem(where, str(exc), skipped=True)
                 continue
             if clip.clip_id in seen:
-                self._problem(where, f"duplicate uid {clip.clip_id!r} (first kept)")
+                self._problem(where, f"duplicate uid {clip.clip_id!r} (first kept)", skipped=True)
                 continue
             seen.add(clip.clip_id)
             self._clips.append(clip)
@@ -206,8 +206,16 @@ class AVSSDataset(Dataset):
         return self.layout.wav_path(clip.subset, clip.clip_id)
 
     def read_mask(self, path: Path, *, size: tuple[int, int] | None = MODEL_SIZE) -> np.ndarray:
-        """Colour mask -> class indices (NEAREST resize to ``size`` first, as the loader)."""
-        return read_label_mask(path, size=size)
+        """Colour mask -> class indices (NEAREST resize to ``size`` first, as the loader).
+
+        Pixels of colours outside the palette become background, as the official loader
+        makes them, and are counted (:meth:`notes` names the masks that hold them).
+        """
+        labels, unknown = read_label_mask(path, size=size, return_unknown=True)
+        stray = int(np.count_nonzero(unknown))
+        if stray:
+            self.note_stray_colours(path, stray)
+        return labels
 
 
 class AVSSWriter:

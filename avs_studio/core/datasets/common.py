@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ class DatasetProblem:
 
     where: str
     message: str
+    #: True when the row (or clip) was left out because of it; else a warning only
+    skipped: bool = False
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
@@ -89,6 +92,7 @@ def read_csv(path: Path, required: Sequence[str]) -> CsvRows:
                     DatasetProblem(
                         f"{path.name}:{line_no}",
                         f"{len(fields)} fields, expected {len(header)}: {','.join(fields)[:80]!r}",
+                        skipped=True,
                     )
                 )
                 continue
@@ -234,6 +238,9 @@ class Dataset:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.problems: list[DatasetProblem] = []
+        #: colour mask path -> pixels of colours outside the palette (AVSS), filled while reading
+        self.stray_colours: dict[str, int] = {}
+        self._stray_lock = threading.Lock()
         self._clips: list[DatasetClip] = []
 
     # layout hooks, implemented per setting
@@ -280,8 +287,34 @@ class Dataset:
     def _join(self, *parts: str) -> Path:
         return safe_join(self.root, *parts)
 
-    def _problem(self, where: str, message: str) -> None:
-        self.problems.append(DatasetProblem(where, message))
+    def _problem(self, where: str, message: str, *, skipped: bool = False) -> None:
+        self.problems.append(DatasetProblem(where, message, skipped))
+
+    @property
+    def skipped_rows(self) -> list[DatasetProblem]:
+        """Rows of the metadata that were left out (each with why): a batch over this dataset
+        reports them as skipped."""
+        return [p for p in self.problems if p.skipped]
+
+    def note_stray_colours(self, path: Path, pixels: int) -> None:
+        """Record that a colour mask held ``pixels`` pixels of colours outside the palette
+        (read as background, as the official loader does)."""
+        with self._stray_lock:
+            self.stray_colours[str(path)] = int(pixels)
+
+    def notes(self) -> list[str]:
+        """What a command reading this dataset should tell the user besides skipped rows:
+        the warnings met while opening it and the masks whose colours are not the palette's."""
+        out = [str(p) for p in self.problems if not p.skipped]
+        if self.stray_colours:
+            with self._stray_lock:
+                items = sorted(self.stray_colours.items())
+            shown = ", ".join(f"{Path(k).name} ({v} px)" for k, v in items[:5])
+            more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+            out.append(f"{len(items)} colour mask(s) hold {sum(v for _, v in items)} pixels of colours "
+                       f"outside the AVSS palette, read as background as the official loader does: "
+                       f"{shown}{more}")  # fmt: skip
+        return out
 
 
 LogMelWriter = Callable[[Path, Path], None]

@@ -106,10 +106,10 @@ class MS3Dataset(Dataset):
                 split = check_split(row["split"], where)
                 video = self.layout.video_path(vid)
             except AVSError as exc:
-                self._problem(where, str(exc))
+                self._problem(where, str(exc), skipped=True)
                 continue
             if vid in seen:
-                self._problem(where, f"duplicate video id {vid!r} (first kept)")
+                self._problem(where, f"duplicate video id {vid!r} (first kept)", skipped=True)
                 continue
             seen.add(vid)
             annotated = tuple(

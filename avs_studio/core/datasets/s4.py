@@ -111,10 +111,10 @@ class S4Dataset(Dataset):
                     raise DatasetError(f"start {row['start']!r} is not an integer") from None
                 video = self.layout.video_path(split, category, name)
             except AVSError as exc:
-                self._problem(where, str(exc))
+                self._problem(where, str(exc), skipped=True)
                 continue
             if name in seen:
-                self._problem(where, f"duplicate clip name {name!r} (first kept)")
+                self._problem(where, f"duplicate clip name {name!r} (first kept)", skipped=True)
                 continue
             seen.add(name)
             expected = (0,) if split == "train" else tuple(range(FRAMES))

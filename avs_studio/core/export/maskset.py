@@ -78,6 +78,8 @@ class MaskSet:
     setting: Setting
     frames: list[FrameMask] = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    #: items of the source that were left out when it was read (each with why)
+    skipped: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -100,7 +102,8 @@ class MaskSet:
         """The frames of one split (all when None)."""
         if split is None:
             return self
-        return MaskSet(self.setting, [f for f in self.frames if f.split == split], dict(self.info))
+        return MaskSet(self.setting, [f for f in self.frames if f.split == split], dict(self.info),
+                       list(self.skipped))
 
 
 def from_dataset(
@@ -112,6 +115,7 @@ def from_dataset(
     steps). ``size`` applies to AVSS colour masks (None: native size).
     """
     out = MaskSet(dataset.setting, info={"source": str(dataset.root)})
+    out.skipped = [str(p) for p in dataset.skipped_rows]  # rows of the metadata left out
     for clip in dataset.clips(split):
         for k in clip.annotated:
             path = clip.mask_path(k)

@@ -27,6 +27,9 @@ Image.MAX_IMAGE_PIXELS = 16384 * 16384
 
 # --------------------------------------------------------------------------- reading
 
+#: Image formats whose compression changes colours: never a colour mask.
+_LOSSY_FORMATS = frozenset({"JPEG", "MPO", "JPEG2000"})
+
 
 def open_image(path: str | os.PathLike[str]) -> Image.Image:
     """Open an image with Pillow, turning every failure into a clear :class:`MaskError`."""
@@ -120,6 +123,10 @@ def read_label_mask(
     (and the unknown-colour map when ``return_unknown``).
     """
     img = open_image(path)
+    if img.format in _LOSSY_FORMATS:
+        # JPEG noise turns the palette colours into thousands of others: it is not a mask.
+        raise MaskError(f"{path}: a {img.format} image (lossy), not a PNG colour mask: its colours "
+                        "are not the palette's")  # fmt: skip
     rgb = np.asarray(img.convert("RGB"))
     if size is not None:
         rgb = resize_nearest(rgb, size)

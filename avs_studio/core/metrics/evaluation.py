@@ -18,6 +18,7 @@ from avs_studio.core.jobs import CancelToken, Progress, no_progress
 from avs_studio.core.metrics import BinaryMetricAccumulator, SemanticMetricAccumulator, clip_rows
 from avs_studio.core.metrics.predictions import Predictions
 from avs_studio.core.setting import Setting
+from avs_studio.core.text import plural
 
 
 @dataclass
@@ -38,7 +39,7 @@ class Evaluation:
         r = self.result
         proto = r.get("protocol", "official")
         scope = "annotated frames only" if r.get("scope") == "annotated frames" else f"{proto} protocol"
-        lines = [f"{self.setting.value.upper()} {self.split}: {self.clips} clips, batch size "
+        lines = [f"{self.setting.value.upper()} {self.split}: {plural(self.clips, 'clip')}, batch size "
                  f"{r.get('batch_size', '?')}, {scope}"]  # fmt: skip
         if proto != "official":
             classes = ", ".join(r.get("classes", [])) or "all classes"

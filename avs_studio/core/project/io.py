@@ -49,6 +49,7 @@ from avs_studio.core.masks.rle import HOLES_LOSE
 from avs_studio.core.project.errors import ProjectError
 from avs_studio.core.project.records import KIND_IMPORT, ClipRecord, Provenance
 from avs_studio.core.setting import Setting
+from avs_studio.core.text import plural
 
 if TYPE_CHECKING:
     from avs_studio.core.project.project import Project
@@ -154,11 +155,12 @@ class ExportSummary:
 
     def line(self) -> str:
         """One line for the CLI."""
-        extra = f", {self.annotations} annotations" if self.target == "coco" else ""
-        left = f"; {len(self.left_out)} clip(s) left out" if self.left_out else ""
+        extra = f", {plural(self.annotations, 'annotation')}" if self.target == "coco" else ""
+        left = f"; {plural(len(self.left_out), 'clip')} left out" if self.left_out else ""
         if self.open_proposals:
-            left += f"; {len(self.open_proposals)} clip(s) with open proposals not exported"
-        return f"exported {self.clips} clips ({self.masks} masks{extra}) as {self.target} to {self.out}{left}"
+            left += f"; {plural(len(self.open_proposals), 'clip')} with open proposals not exported"
+        return (f"exported {plural(self.clips, 'clip')} ({plural(self.masks, 'mask')}{extra}) as {self.target} "
+                f"to {self.out}{left}")  # fmt: skip
 
     @property
     def complete(self) -> bool:
@@ -443,7 +445,8 @@ class ImportReport:
 
     def line(self) -> str:
         """One line for the CLI."""
-        parts = [f"imported {self.frames} masks ({self.objects} objects) into {self.clips} clips"]
+        parts = [f"imported {plural(self.frames, 'mask')} ({plural(self.objects, 'object')}) into "
+                 f"{plural(self.clips, 'clip')}"]  # fmt: skip
         if self.unknown:
             parts.append(f"{len(self.unknown)} clips not in the project")
         if self.failures:
@@ -476,6 +479,8 @@ def import_masks(project: Project, src: str | os.PathLike[str], *, setting: str 
             f"{project.setting.value.upper()} project"
         )
     report = ImportReport()
+    # Items the source refused when it was read (rows of a dataset's metadata) are failures.
+    report.failures.extend(ItemFailure("source", why) for why in masks.skipped)
     groups = masks.by_clip()
     resized = 0
     progress(0, len(groups), "")

@@ -37,7 +37,7 @@ import numpy as np
 from avs_studio.core.datasets.common import Dataset
 from avs_studio.core.errors import MediaError
 from avs_studio.core.export.compose import Composition, Layer, compose_objects
-from avs_studio.core.jobs import CancelToken, Progress, no_progress
+from avs_studio.core.jobs import CancelToken, ItemFailure, Progress, no_progress
 from avs_studio.core.masks.rle import HOLES_LOSE
 from avs_studio.core.project import rle
 from avs_studio.core.project.add import (
@@ -345,7 +345,9 @@ class Project:
             wanted = set(clip_ids)
             clips = [c for c in clips if c.clip_id in wanted]
         report = run_adds(clips, add, name=lambda c: c.clip_id, progress=progress, cancel=cancel)
-        report.notes.extend(str(p) for p in ds.problems)
+        # Rows of the dataset's metadata that were refused are clips not added: failures.
+        report.failures[:0] = [ItemFailure(p.where, p.message) for p in ds.skipped_rows]
+        report.notes.extend(ds.notes())
         return report
 
     def add(self, sources: list[str | os.PathLike[str]], *, start: float = 0.0, seconds: int | None = None,

@@ -364,7 +364,7 @@ def clip_record_from_row(row, project_dir: Path, source: Path | None = None) -> 
         ordinals = tuple(_int(k) for k in _json_list(row["ordinals"]))
         column = "object_order"  # a schema-1 row (written before the object order) has none
         object_order = (tuple(_int(k) for k in _json_list(row["object_order"]))
-                        if "object_order" in row.keys() else ())  # fmt: skip
+                        if "object_order" in row.keys() else ())  # noqa: SIM118  (sqlite3.Row: `in` tests values)  # fmt: skip
         column = "files"
         files = json.loads(row["files"])
         source_kind = row["source"]

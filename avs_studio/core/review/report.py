@@ -32,6 +32,7 @@ from avs_studio.core.review.plots_svg import COLOUR_B, bar_chart_svg, histogram_
 from avs_studio.core.review.session import ClipDetail, ReviewSession
 from avs_studio.core.review.table import ReviewTable
 from avs_studio.core.setting import Setting
+from avs_studio.core.text import plural
 
 DEFAULT_WORST = 20
 _FRAMES_PER_ROW = 5
@@ -56,7 +57,7 @@ class ReportSummary:
         if len(session.table):
             i = int(session.table.order()[0])
             worst = f"; worst {session.table.clip_ids[i]} (mIoU {session.table.miou[i]:.3f})"
-        return (f"wrote {self.out}: {self.clips} {ev.setting.value.upper()} {ev.split} clips, "
+        return (f"wrote {self.out}: {plural(self.clips, f'{ev.setting.value.upper()} {ev.split} clip')}, "
                 f"mIoU {r['miou']:.4f}, F-score {r['fscore']:.4f}{worst}; "
                 f"index.html {_size(self.html_bytes)}")  # fmt: skip
 
@@ -287,7 +288,7 @@ def report_html(session: ReviewSession, details: list[ClipDetail], *, thumb_widt
 def _header(session: ReviewSession, title: str, version: str) -> str:
     ev = session.evaluation
     r = ev.result
-    sub = (f"{ev.clips} clips \u00b7 {r.get('protocol', 'official')} protocol \u00b7 batch size "
+    sub = (f"{plural(ev.clips, 'clip')} \u00b7 {r.get('protocol', 'official')} protocol \u00b7 batch size "
            f"{r.get('batch_size', '?')}")  # fmt: skip
     rows = [("Predictions (A)" if session.compared else "Predictions", str(session.pred_path))]
     if session.compared:

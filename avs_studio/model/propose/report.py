@@ -22,6 +22,7 @@ from avs_studio.core.fsutil import (
 )
 from avs_studio.core.jobs import ItemFailure
 from avs_studio.core.setting import Setting
+from avs_studio.core.text import plural
 from avs_studio.model.propose.discover import Discovery
 from avs_studio.model.propose.state import (
     COCO_FILE,
@@ -50,6 +51,8 @@ class ProposeReport:
     timings: dict[str, float] = field(default_factory=dict)
     prefetch: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
+    #: True when nothing was proposed into a new folder and the folder was removed again
+    out_removed: bool = False
 
     @property
     def clips_per_s(self) -> float:
@@ -58,11 +61,12 @@ class ProposeReport:
 
     def summary(self) -> str:
         """One line for the end of the command."""
-        parts = [f"{len(self.done)} clips proposed"]
+        parts = [f"{plural(len(self.done), 'clip')} proposed"]
         if self.skipped:
             parts.append(f"{len(self.skipped)} already done")
         if self.failures:
-            parts.append(f"{len(self.failures)} failed (see {self.out / REPORT_CSV})")
+            where = "" if self.out_removed else f" (see {self.out / REPORT_CSV})"
+            parts.append(f"{len(self.failures)} failed{where}")
         if self.cancelled:
             parts.append("stopped early")
         rate = f", {self.clips_per_s:.2f} clips/s" if self.done else ""

@@ -37,6 +37,7 @@ cluster). Importing this module does not import torch (nor Ray).
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -137,14 +138,32 @@ class _Options:
 
 def _propose(disc: Discovery, engine: Engine, out: Path, opts: _Options, progress: Progress,
              cancel: CancelToken | None, t_start: float) -> ProposeReport:  # fmt: skip
-    from avs_studio.core.project.errors import ProjectLockedError
-    from avs_studio.core.project.lock import WriterLock
 
     _check_setting(disc, engine)
     if opts.backend == "process" and disc.kind == "clips" and not _picklable(disc.tasks[:1]):
         opts.backend = "thread"  # e.g. project clips hold a database connection
-    if out.exists() and not out.is_dir():
+    if (out.exists() or out.is_symlink()) and not out.is_dir():
         raise AVSError(f"{out}: exists and is not a folder")
+    created = not out.exists()
+    try:
+        report = _propose_into(disc, engine, out, opts, progress, cancel, t_start)
+    except BaseException:
+        if created:  # a refused run leaves no folder behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    if created and not report.done and not report.skipped:
+        # Nothing was proposed (every clip failed, or none was started): the failures are on
+        # the summary; an output folder holding only them would look like a result.
+        shutil.rmtree(out, ignore_errors=True)
+        report.out_removed = True
+    return report
+
+
+def _propose_into(disc: Discovery, engine: Engine, out: Path, opts: _Options, progress: Progress,
+                  cancel: CancelToken | None, t_start: float) -> ProposeReport:  # fmt: skip
+    from avs_studio.core.project.errors import ProjectLockedError
+    from avs_studio.core.project.lock import WriterLock
+
     state = out / STATE_DIR
     (state / "done").mkdir(parents=True, exist_ok=True)
     lock = WriterLock(state / "outputs")

@@ -45,6 +45,7 @@ from avs_studio.core.errors import AVSError
 from avs_studio.core.fsutil import atomic_path, atomic_write_text
 from avs_studio.core.jobs import CancelToken, Progress, no_progress
 from avs_studio.core.setting import Setting
+from avs_studio.core.text import plural
 from avs_studio.model.model_files import save_system
 from avs_studio.model.system import AVSSystem
 from avs_studio.model.train.data import DEFAULT_CACHE_BYTES, Batch, ClipCache, make_batch
@@ -255,7 +256,7 @@ class TrainResult:
         val = "no validation" if self.best_miou is None else \
             f"best val mIoU {self.best_miou:.4f} (epoch {self.best_epoch})"
         head = "stopped" if self.cancelled else "trained"
-        return (f"{head} {self.epochs_done} epoch(s) on {self.train_clips} clips, {val}; "
+        return (f"{head} {plural(self.epochs_done, 'epoch')} on {plural(self.train_clips, 'clip')}, {val}; "
                 f"{self.wall_s:.0f} s wall, {self.cpu_s:.0f} s CPU -> {self.out}")
 
 
