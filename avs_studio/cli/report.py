@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from avs_studio.cli.common import progress_bar
+from avs_studio.cli.common import EXIT_PARTIAL, progress_bar
 from avs_studio.core.errors import AVSError
 from avs_studio.core.jobs import CancelToken
 from avs_studio.core.setting import Setting
@@ -41,8 +41,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             summary = write_report(session, args.out, worst=args.worst, progress=prog, cancel=cancel)
         for note in session.notes:
             print(f"note: {note}", file=sys.stderr)
+        skipped = session.evaluation.skipped if session.evaluation is not None else []
+        for item in skipped[:20]:
+            print(f"skipped: {item}", file=sys.stderr)
         print(summary.line(session))
-    return 0
+    return EXIT_PARTIAL if skipped else 0
 
 
 def add_report_parser(subparsers) -> None:
@@ -75,6 +78,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(line)
     for note in ev.notes:
         print(f"note: {note}", file=sys.stderr)
+    for item in ev.skipped[:20]:
+        print(f"skipped: {item}", file=sys.stderr)
     if args.per_clip:
         if not ev.rows:
             print("note: per-clip scores follow the official protocol only; none written", file=sys.stderr)
@@ -82,7 +87,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             write_rows_csv(args.per_clip, ev)
             worst = ", ".join(f"{r['clip_id']} ({r['miou']:.3f})" for r in ev.rows[:3])
             print(f"per-clip scores written to {args.per_clip}; worst: {worst}")
-    return 0
+    # Figures over fewer clips than asked for (refused rows, --allow-missing) say so.
+    return EXIT_PARTIAL if ev.skipped else 0
 
 
 def add_evaluate_parser(sub, settings: list[str]) -> None:

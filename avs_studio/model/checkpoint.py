@@ -63,6 +63,11 @@ def read_checkpoint_object(path: str | os.PathLike) -> object:
         raise CheckpointError(f"checkpoint {path} does not exist or is not a file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {path} is empty (0 bytes)")
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    other = what_file_is(head)
+    if other is not None:  # say what it is, not what the unpickler tripped on
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: it is {other}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -72,6 +77,43 @@ def read_checkpoint_object(path: str | os.PathLike) -> object:
         raise CheckpointError(
             f"{path} is not a readable PyTorch checkpoint (truncated, corrupt or not a "
             f"checkpoint at all): {_first_line(exc)}") from None
+
+
+_MAGIC = (
+    (b"RIFF", "a RIFF file (a WAV or AVI?)"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"SQLite format 3\x00", "an SQLite database (an AVS Studio project?)"),
+    (b"\x93NUMPY", "a NumPy array file (.npy)"),
+    (b"\x1aE\xdf\xa3", "a Matroska/WebM video"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+)
+
+
+def what_file_is(head: bytes) -> str | None:
+    """What the first bytes of a file say it is, when it is clearly not something ``torch.save``
+    writes (a zip archive, or a pickle of protocol 2 or later); None for those, or when unsure."""
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80"):
+        return None  # torch.save's zip format, or its legacy pickle format
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    if head[4:8] == b"ftyp":
+        return "an MP4/QuickTime video"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\x00" in text:
+        return None
+    first = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+    if text.lstrip().startswith(("{", "[")):
+        return "a JSON or other text file"
+    if first.count(",") >= 1 and len(first) < 1000:
+        return f"a CSV text file (first line {first[:60]!r})"
+    return f"a text file (first line {first[:60]!r})"
 
 
 def _unpickling_error(path: Path, exc: Exception) -> CheckpointError:
@@ -135,6 +177,15 @@ def _strip_prefix(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     while sd and all(k.startswith(_PREFIX) for k in sd):
         sd = {k[len(_PREFIX):]: v for k, v in sd.items()}
     return sd
+
+
+def check_finite(sd: Mapping[str, torch.Tensor], source: object) -> None:
+    """CheckpointError when a floating-point weight is NaN or infinite: an official checkpoint
+    carries no digest, but a flipped exponent bit shows up as a non-finite weight."""
+    for key, t in sd.items():
+        if t.is_floating_point() and t.numel() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{source}: weight {key} holds NaN or infinite values; the file is "
+                                  "damaged (or the training diverged)")  # fmt: skip
 
 
 # -- variant detection ----------------------------------------------------------------------
@@ -245,6 +296,7 @@ def load(path: str | os.PathLike, name: str | None = None,
         raise CheckpointError(f"unknown model variant {name!r}: expected one of "
                               f"{', '.join(VARIANTS)}")
     sd = read_state_dict(path) if state_dict is None else state_dict
+    check_finite(sd, path)
     detected = detect_variant(sd)
     if name is None:
         name = detected
@@ -262,6 +314,7 @@ def load_vggish(path: str | os.PathLike) -> VGGish:
     """Load VGGish weights (``vggish-10086976.pth`` layout: ``features.*``,
     ``embeddings.*``) strictly into the audio encoder, in eval mode."""
     sd = read_state_dict(path)
+    check_finite(sd, path)
     if not _looks_like_vggish(sd):
         if any(k.startswith(("resnet.", "encoder_backbone.")) for k in sd):
             raise CheckpointError(f"{path} is an AVS model checkpoint, not VGGish weights")

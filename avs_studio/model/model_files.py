@@ -6,18 +6,28 @@
   ``avs-studio train``): one file holding the architecture description and the weights of
   both parts, readable with ``torch.load(weights_only=True)`` (plain dicts, strings,
   numbers and tensors only; no pickled classes).
+
+Integrity. An AVS Studio model file carries ``digest``, the SHA-256 of its tensors (names,
+dtypes, shapes and bytes, :func:`tensors_digest`); loading recomputes it and refuses a file
+whose weights do not match (a flipped bit in a weight changes the model silently otherwise).
+A file without a digest (written before AVS Studio wrote one) is still read -- the models a
+user trained then would otherwise be lost -- but only when every weight is finite, and the
+system says so (``info.extra["integrity"]``, shown by the CLI). Official checkpoints carry no
+digest; their weights must all be finite.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from avs_studio.core.setting import Setting
-from avs_studio.model.checkpoint import CheckpointError
+from avs_studio.model.checkpoint import CheckpointError, check_finite
 from avs_studio.model.demo_model import ARCH, build_demo_system
 from avs_studio.model.system import AVSSystem, SystemInfo, file_hash
 
@@ -36,10 +46,26 @@ def is_studio_file(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("format") == FILE_FORMAT
 
 
+def tensors_digest(parts: Mapping[str, Mapping[str, torch.Tensor]]) -> str:
+    """``sha256:<hex>`` of named state dicts: every tensor's part, name, dtype, shape and bytes,
+    in sorted order (so it does not depend on how the file was written)."""
+    h = hashlib.sha256()
+    for part in sorted(parts):
+        for key in sorted(parts[part]):
+            t = parts[part][key].detach().cpu().contiguous()
+            h.update(f"{part}/{key}|{t.dtype}|{tuple(t.shape)}\n".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return f"sha256:{h.hexdigest()}"
+
+
 def save_system(path: str | os.PathLike[str], system: AVSSystem, *, config: dict, card: dict | None = None) -> None:
-    """Write an AVS Studio model file atomically (architecture config + both state dicts)."""
+    """Write an AVS Studio model file atomically (architecture config + both state dicts + digest)."""
     from avs_studio.core.fsutil import atomic_path
 
+    parts = {
+        "audio_encoder": {k: v.detach().cpu() for k, v in system.audio_encoder.state_dict().items()},
+        "avs": {k: v.detach().cpu() for k, v in system.avs.state_dict().items()},
+    }
     payload = {
         "format": FILE_FORMAT,
         "version": FILE_VERSION,
@@ -48,8 +74,8 @@ def save_system(path: str | os.PathLike[str], system: AVSSystem, *, config: dict
         "name": system.info.name,
         "config": config,
         "card": card or {},
-        "audio_encoder": {k: v.detach().cpu() for k, v in system.audio_encoder.state_dict().items()},
-        "avs": {k: v.detach().cpu() for k, v in system.avs.state_dict().items()},
+        **parts,
+        "digest": tensors_digest(parts),
     }
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(payload, tmp)
@@ -113,24 +139,58 @@ def studio_system(path: Path, raw: dict, setting: Setting | str | None = None) -
     returned (so that a caller that has read the file does not read it again)."""
     if raw.get("version") != FILE_VERSION:
         raise CheckpointError(f"{path}: AVS Studio model format version {raw.get('version')} is not supported")
-    arch = raw.get("arch")
-    st = Setting.parse(raw.get("setting", "s4"))
+    parts = {}
+    for part in ("audio_encoder", "avs"):
+        sd = raw.get(part)
+        if not isinstance(sd, dict) or not sd or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()
+        ):
+            raise CheckpointError(f"{path}: damaged AVS Studio model file ('{part}' is not a set of weights)")
+        parts[part] = sd
+    integrity = _check_digest(path, raw.get("digest"), parts)
+    arch, config, card = raw.get("arch"), raw.get("config", {}), raw.get("card", {})
+    if not isinstance(config, dict) or not isinstance(card, dict):
+        raise CheckpointError(f"{path}: damaged AVS Studio model file (its config or card is not a mapping)")
+    try:
+        st = Setting.parse(raw.get("setting", "s4"))
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: damaged AVS Studio model file ({exc})") from None
     if setting is not None and Setting.parse(setting) is not st:
         raise CheckpointError(
             f"{path.name} is {_an(st)} model, not {_an(Setting.parse(setting))} model"
         )
     builders = _studio_builders()
-    if arch not in builders:
+    if not isinstance(arch, str) or arch not in builders:
         raise CheckpointError(f"{path}: unknown architecture {arch!r}")
-    system = builders[arch](st, dict(raw.get("config", {})))
+    try:
+        system = builders[arch](st, dict(config))
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: its {arch} config cannot be built ({exc})"[:600]) from None
     for part in ("audio_encoder", "avs"):
         try:
-            getattr(system, part).load_state_dict(raw[part], strict=True)
+            getattr(system, part).load_state_dict(parts[part], strict=True)
         except (KeyError, RuntimeError) as exc:
             raise CheckpointError(f"{path}: weights do not fit the {arch} architecture ({exc})"[:600]) from None
     system.info = SystemInfo(st, arch, str(raw.get("name", path.stem)), file_hash(path), str(path),
-                             {"card": raw.get("card", {}), "config": raw.get("config", {})})  # fmt: skip
+                             {"card": card, "config": config, "integrity": integrity})  # fmt: skip
     return system.eval()
+
+
+def _check_digest(path: Path, digest: object, parts: dict[str, dict[str, torch.Tensor]]) -> str:
+    """Compare the file's digest with its tensors: ``"verified"``, or ``"no digest"`` for a file
+    written before AVS Studio wrote one (then every weight must at least be finite)."""
+    if digest is None:
+        for sd in parts.values():
+            check_finite(sd, path)
+        return "no digest"
+    if not isinstance(digest, str) or digest != tensors_digest(parts):
+        raise CheckpointError(
+            f"{path}: damaged AVS Studio model file: its weights do not match the digest it carries "
+            "(a changed or flipped byte); use an intact copy"
+        )
+    for sd in parts.values():
+        check_finite(sd, path)
+    return "verified"
 
 
 def _studio_builders() -> dict:

@@ -83,10 +83,18 @@ def evaluate(
     clips = dataset.clips(split)
     if not clips:
         raise AVSError(f"{gt}: no {split or ''} clips to evaluate".replace("  ", " "))
-    return evaluate_clips(
+    ev = evaluate_clips(
         clips, Predictions(pred, setting), setting, split=split, batch_size=batch_size,
         protocol=protocol, allow_missing=allow_missing, progress=progress, cancel=cancel,
     )  # fmt: skip
+    # Rows of the ground truth's metadata that were refused are clips left out of the figures.
+    refused = [str(p) for p in dataset.skipped_rows]
+    if refused:
+        ev.skipped = [*refused, *ev.skipped]
+        ev.notes.append(f"{len(refused)} row(s) of the ground truth's metadata were refused and left "
+                        f"out: {'; '.join(refused)}")  # fmt: skip
+    ev.notes.extend(dataset.notes())  # warnings, and colour masks off the palette (AVSS)
+    return ev
 
 
 def evaluate_clips(

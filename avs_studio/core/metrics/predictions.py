@@ -24,7 +24,7 @@ from avs_studio.core.clip import MODEL_SIZE, Clip
 from avs_studio.core.errors import FormatError
 from avs_studio.core.fsutil import is_temporary, safe_join
 from avs_studio.core.masks.files import open_image, read_label_mask
-from avs_studio.core.masks.palette import colour_to_index
+from avs_studio.core.masks.palette import NUM_CLASSES, colour_to_index
 from avs_studio.core.masks.resize import resize_nearest
 from avs_studio.core.metrics.scores import read_score_file
 from avs_studio.core.setting import Setting
@@ -97,6 +97,7 @@ class Predictions:
             if cid not in self._files:
                 raise FormatError(f"no prediction for clip {cid}")
             kind, arr = read_score_file(self._files[cid])
+            _check_score_map(self._files[cid], arr, kind, clip, self.setting)
         elif self.layout == "png":
             if cid not in self._png:
                 raise FormatError(f"no prediction for clip {cid}")
@@ -144,6 +145,27 @@ class Predictions:
                     f"{clip.clip_id}: score maps are {arr.shape[2]}x{arr.shape[1]}; the metrics use 224x224"
                 )
         return arr
+
+
+def _check_score_map(path: Path, arr: np.ndarray, kind: str, clip: Clip, setting: Setting) -> None:
+    """A score file is what ``propose --probs`` writes: 224 x 224 maps, one per frame, in range.
+
+    Unlike PNG masks (resized to 224 x 224 as the official test does), a score map of another
+    shape is not a prediction of this clip: it is refused, never resized or scored.
+    """
+    arr = np.asarray(arr)
+    h, w = MODEL_SIZE[1], MODEL_SIZE[0]
+    frames = {clip.num_frames, setting.frames_per_clip}
+    if arr.ndim != 3 or arr.shape[1:] != (h, w) or arr.shape[0] not in frames:
+        raise FormatError(
+            f"{path}: score maps of shape {list(arr.shape)}; {clip.clip_id} needs "
+            f"[{' or '.join(map(str, sorted(frames)))}, {h}, {w}] (re-run propose --probs)"
+        )
+    if kind == "labels":
+        if not np.issubdtype(arr.dtype, np.integer) or (arr.size and (arr.min() < 0 or arr.max() >= NUM_CLASSES)):
+            raise FormatError(f"{path}: class labels outside 0..{NUM_CLASSES - 1} (or not integers)")
+    elif not np.isfinite(arr).all():
+        raise FormatError(f"{path}: the score maps hold NaN or infinite values")
 
 
 def _clip_file(f: Path, clip: str) -> re.Match[str] | None:

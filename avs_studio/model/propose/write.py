@@ -23,6 +23,7 @@ from avs_studio.core.setting import Setting
 from avs_studio.model.engine import ClipScores
 from avs_studio.model.propose.discover import ClipTask
 from avs_studio.model.propose.state import (
+    _inside,
     marker_path,
     read_marker,
 )
@@ -36,7 +37,7 @@ def write_clip(out: Path, scores: ClipScores, kinds: list[str], task: ClipTask) 
     old = read_marker(out, scores.clip_id) or {}
     files: dict[str, list[str]] = {
         k: v for k, v in old.get("files", {}).items()
-        if k not in kinds and all((out / rel).is_file() for rel in v)
+        if k not in kinds and all(_inside(out, rel) for rel in v)
     }  # fmt: skip
     marker: dict[str, Any] = {
         "clip_id": scores.clip_id, "setting": scores.setting.value, "source": task.source,

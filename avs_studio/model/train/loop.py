@@ -295,11 +295,18 @@ def _init_system(options: TrainOptions) -> tuple[AVSSystem, dict]:
                        "weights of the official code (--vggish vggish-10086976.pth)")
     from avs_studio.model import backbone_of, variant_name
     from avs_studio.model.avs_model import AVSModel
-    from avs_studio.model.checkpoint import detect_variant, load_into, load_vggish, state_dict_of
+    from avs_studio.model.checkpoint import (
+        check_finite,
+        detect_variant,
+        load_into,
+        load_vggish,
+        state_dict_of,
+    )
     from avs_studio.model.system import SystemInfo, file_hash
 
     sd = state_dict_of(raw, path)
     del raw
+    check_finite(sd, path)  # official checkpoints carry no digest: a damaged one shows here
     variant = variant_name(setting, backbone_of(detect_variant(sd)))
     if (setting is Setting.AVSS) != variant.startswith("avss"):
         raise AVSError(f"{path.name} does not hold a {setting.value.upper()} model")
