@@ -102,6 +102,9 @@ def cmd_propose(args: argparse.Namespace) -> int:
             print(f"model: {info.name} ({info.arch}, {system.setting.value.upper()}) on Ray "
                   f"({ray or 'a local runtime'}): device {args.device}, {args.precision}, "
                   f"{args.batch_clips} clip(s) per batch", file=sys.stderr)  # fmt: skip
+    if system.info.extra.get("integrity") == "no digest":
+        print(f"note: {system.info.source or 'the model'} carries no digest of its weights (written before "
+              "AVS Studio wrote one): its integrity cannot be checked", file=sys.stderr)  # fmt: skip
     token = CancelToken()
     with stop_on_ctrl_c(token), _rate_bar("propose", quiet) as prog:
         report = propose(

@@ -520,6 +520,8 @@ def _probe_open(
     audio = []
     for s in container.streams.audio:
         cc = s.codec_context
+        if cc is None:  # a damaged header names no codec FFmpeg knows: not a usable track
+            continue
         adur = float(s.duration * s.time_base) if s.duration and s.time_base else duration
         layout = getattr(getattr(cc, "layout", None), "name", None)
         audio.append(
@@ -535,6 +537,8 @@ def _probe_open(
     vs = pick_video_stream(container)
     video = None
     table = None
+    if vs is not None and vs.codec_context is None:
+        raise media_error(p, "its video stream names no codec FFmpeg knows (a damaged file?)")
     if vs is not None:
         cc = vs.codec_context
         tb = Fraction(vs.time_base) if vs.time_base else None
