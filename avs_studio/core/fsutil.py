@@ -38,7 +38,17 @@ def atomic_path(dest: str | os.PathLike[str], *, suffix: str | None = None) -> I
     On an exception the temporary file is removed and ``dest`` is left untouched.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = os.stat(dest).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    except OSError as exc:
+        raise UnsafePathError(f"{dest}: cannot be written ({exc.strerror or exc})") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        # replacing a folder, a FIFO or a device with a file is never what was meant
+        what = "a folder" if stat.S_ISDIR(mode) else _kind_of(mode)
+        raise UnsafePathError(f"{dest} exists and is {what}; choose another name for the output")
+    _make_parent(dest)
     ext = suffix if suffix is not None else "".join(dest.suffixes[-1:])
     fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=ext, dir=dest.parent)
     os.close(fd)
@@ -67,7 +77,7 @@ def atomic_dir(dest: str | os.PathLike[str]) -> Iterator[Path]:
     On an exception the temporary folder is removed.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(dest)
     tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=dest.parent))
     tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; the result should look like mkdir's
     try:
@@ -76,6 +86,16 @@ def atomic_dir(dest: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _make_parent(dest: Path) -> None:
+    """Create the folder an output goes into; a file in the way is a clear error."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UnsafePathError(f"{dest}: a file is in the way of its folder {dest.parent}") from None
+    except PermissionError:
+        raise UnsafePathError(f"{dest}: no permission to create its folder {dest.parent}") from None
 
 
 def _umask() -> int:

@@ -17,7 +17,7 @@ from avs_studio.core.datasets.avss import SUBSETS, AVSSWriter
 from avs_studio.core.datasets.common import Dataset, LogMelWriter
 from avs_studio.core.datasets.ms3 import MS3Writer
 from avs_studio.core.datasets.s4 import S4Writer
-from avs_studio.core.errors import FormatError
+from avs_studio.core.errors import AVSError, FormatError
 from avs_studio.core.export.layout import (
     LeftOut,
     frame_file_fits,
@@ -94,7 +94,11 @@ def write_avsbench(
                 continue
             src = _source_clip(dataset, clip_id)
             meta = dict(first.meta) or (clip_meta(src.setting, src.meta) if src is not None else {})
-            extra = _carry(src, target, subset, counts, log_mel_writer)
+            try:
+                extra = _carry(src, target, subset, counts, log_mel_writer)
+            except AVSError as exc:  # a frame or a WAV of the source that cannot be read
+                summary.failures.append(f"{clip_id}: {exc}")
+                continue
             if target is Setting.S4:
                 category = first.category or (src.category if src is not None else "") or "unknown"
                 writer.add_clip(clip_id, category=category, split=split, start=_s4_start(meta, src, counts),

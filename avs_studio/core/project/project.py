@@ -238,9 +238,11 @@ class Project:
         """Clips per status and per split: ``{"status": {...}, "split": {...}}``."""
         by_status = {s: 0 for s in STATUSES}
         for status, n in self._store.query("SELECT status, count(*) FROM clips GROUP BY status"):
+            if status not in by_status:  # the CHECK constraint was bypassed: a damaged file
+                raise ProjectCorruptError(f"{self.path}: damaged project: a clip has the status {status!r}")
             by_status[status] = int(n)
         by_split = {
-            (split or "none"): int(n)
+            (str(split) if split else "none"): int(n)
             for split, n in self._store.query("SELECT split, count(*) FROM clips GROUP BY split ORDER BY split")
         }
         return {"status": by_status, "split": by_split}
