@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from functools import lru_cache
 
 import numpy as np
@@ -142,6 +143,7 @@ def read_score_file(path: str | os.PathLike[str]) -> tuple[str, np.ndarray]:
                 return "probs", np.asarray(z["probs"], dtype=np.float32)
     except FileNotFoundError:
         raise FormatError(f"{path}: not found") from None
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error, KeyError, TypeError) as exc:
+        # (a damaged archive fails in zlib, in zipfile or in numpy's header parser)
         raise FormatError(f"{path}: not a readable .npz score file ({exc})") from None
     raise FormatError(f"{path}: holds none of 'codes', 'labels', 'logits', 'probs'")

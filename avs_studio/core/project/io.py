@@ -279,47 +279,51 @@ def _write_layout(project: Project, out: Path, target: Setting, records: list[Cl
     with atomic_dir(dest) as root:
         writer = {Setting.S4: S4Writer, Setting.MS3: MS3Writer, Setting.AVSS: AVSSWriter}[target](root)
         progress(0, len(plan), "")
-        for i, (rec, split, subset) in enumerate(plan, start=1):
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            counts["unsplit"] += not rec.split
-            keep = required_masks(target, split, subset)
-            kept = [k for k in rec.annotated if k in keep]
-            counts["train_masks"] += len(rec.annotated) - len(kept)
-            clip_masks = {k: _layout_mask(project, rec, k, target, include_proposals, overlaps, counts)
-                          for k in kept}  # fmt: skip
-            extra = _clip_media(project, rec, target, counts) if media else {}
-            video_job = extra.pop("_trim", None)
-            if target.is_binary and "wav" in extra:
-                if log_mel_writer is not None:
-                    extra["log_mel_writer"] = log_mel_writer
+        try:
+            for i, (rec, split, subset) in enumerate(plan, start=1):
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                counts["unsplit"] += not rec.split
+                keep = required_masks(target, split, subset)
+                kept = [k for k in rec.annotated if k in keep]
+                counts["train_masks"] += len(rec.annotated) - len(kept)
+                clip_masks = {k: _layout_mask(project, rec, k, target, include_proposals, overlaps, counts)
+                              for k in kept}  # fmt: skip
+                extra = _clip_media(project, rec, target, counts) if media else {}
+                video_job = extra.pop("_trim", None)
+                if target.is_binary and "wav" in extra:
+                    if log_mel_writer is not None:
+                        extra["log_mel_writer"] = log_mel_writer
+                    else:
+                        counts["no_pkl"] += 1
+                if rec.is_segment:
+                    segments[rec.clip_id] = {"source_video": rec.files.get("video", ""), "source_start": rec.start,
+                                             "seconds": rec.seconds, "vid": rec.vid}  # fmt: skip
+                if target is Setting.S4:
+                    category = rec.category or "unknown"
+                    # The official script reads `start` (0..6) to count the seconds of a trimmed
+                    # clip; a segment's position in its long video goes to the manifest instead.
+                    start = clip_columns(Setting.S4, rec)["start"]
+                    writer.add_clip(rec.clip_id, category=category, split=split, start=start,
+                                    masks=clip_masks, **extra)  # fmt: skip
+                    video_dest = writer.layout.video_path(split, category, rec.clip_id)
+                elif target is Setting.MS3:
+                    writer.add_clip(rec.clip_id, split=split, masks=clip_masks, **extra)
+                    video_dest = writer.layout.video_path(rec.clip_id)
                 else:
-                    counts["no_pkl"] += 1
-            if rec.is_segment:
-                segments[rec.clip_id] = {"source_video": rec.files.get("video", ""), "source_start": rec.start,
-                                         "seconds": rec.seconds, "vid": rec.vid}  # fmt: skip
-            if target is Setting.S4:
-                category = rec.category or "unknown"
-                # The official script reads `start` (0..6) to count the seconds of a trimmed
-                # clip; a segment's position in its long video goes to the manifest instead.
-                start = clip_columns(Setting.S4, rec)["start"]
-                writer.add_clip(rec.clip_id, category=category, split=split, start=start,
-                                masks=clip_masks, **extra)  # fmt: skip
-                video_dest = writer.layout.video_path(split, category, rec.clip_id)
-            elif target is Setting.MS3:
-                writer.add_clip(rec.clip_id, split=split, masks=clip_masks, **extra)
-                video_dest = writer.layout.video_path(rec.clip_id)
-            else:
-                writer.add_clip(
-                    rec.clip_id, vid=rec.vid or rec.clip_id, subset=subset, split=split,
-                    start=int(round(rec.start)), a_obj=rec.a_obj or _a_obj(project, rec),
-                    masks=clip_masks, **extra,
-                )  # fmt: skip
-                video_dest = writer.layout.video_path(rec.clip_id)
-            if video_job is not None:
-                _trim(video_job, video_dest, rec, counts)
-            summary.masks += len(clip_masks)
-            progress(i, len(plan), rec.clip_id)
+                    writer.add_clip(
+                        rec.clip_id, vid=rec.vid or rec.clip_id, subset=subset, split=split,
+                        start=int(round(rec.start)), a_obj=rec.a_obj or _a_obj(project, rec),
+                        masks=clip_masks, **extra,
+                    )  # fmt: skip
+                    video_dest = writer.layout.video_path(rec.clip_id)
+                if video_job is not None:
+                    _trim(video_job, video_dest, rec, counts)
+                summary.masks += len(clip_masks)
+                progress(i, len(plan), rec.clip_id)
+        except AVSError as exc:
+            # Name the clip and the real destination, not the temporary folder being built.
+            raise type(exc)(f"clip {rec.clip_id}: {str(exc).replace(str(root), str(dest))}") from None
         writer.finish()
         if segments:
             manifest = {"format": "avs-studio-export", "version": 1, "setting": target.value,
