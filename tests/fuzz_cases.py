@@ -397,14 +397,14 @@ class CaseMaker:
             replace_file(target, pkl.dumps(rng.choice([{"a": 1}, [1, 2, 3], "text", None, 1e30, [[1.0] * 64] * 96])))
         else:
             kind = special(target, rng)
-        commands = ["export_layout", "project_add"]
-        if self.slow:
-            commands += ["propose", "propose"]
-        cmd = rng.choice(commands)
+        # propose reads the pickles (the WAVs are gone); only the damaged clip's split, so that
+        # the run costs little when the pickle is refused before any inference
+        cmd = rng.choice(["export_layout", "project_add", "propose", "propose", "propose"])
         out = folder / "out"
         if cmd == "propose":
+            split = target.relative_to(ds).parts[2]  # <data>/audio_log_mel/<split>/...
             return Case("pickle", f"{kind}/propose", ["propose", str(ds), "--out", str(out), "--workers", "0",
-                                                     "--setting", setting], [ds], [out])  # fmt: skip
+                                                     "--setting", setting, "--split", split], [ds], [out])  # fmt: skip
         if cmd == "export_layout":
             return Case("pickle", f"{kind}/export", ["export", str(ds), "--to", f"avsbench-{setting}", str(out)],
                         [ds], [out])  # fmt: skip

@@ -22,8 +22,8 @@ import fuzz_cases
 import fuzzing
 
 SEED = 20240601
-PLAN = {"video": 16, "wav": 12, "mask": 24, "csv": 24, "coco": 40, "label2idx": 10, "pickle": 10,
-        "checkpoint": 10, "listfile": 14, "path": 24, "project": 30, "prediction": 16}  # fmt: skip
+PLAN = {"video": 12, "wav": 10, "mask": 20, "csv": 20, "coco": 36, "label2idx": 8, "pickle": 6,
+        "checkpoint": 8, "listfile": 12, "path": 20, "project": 26, "prediction": 12}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -48,4 +48,6 @@ def test_the_corpus_exercises_refusals_and_successes(outcomes):
     codes = {o.code for o in outcomes}
     assert {0, 2, 3} <= codes
     table = fuzzing.summarise(outcomes)
-    assert all(row["exit2"] + row["exit3"] > 0 for fam, row in table.items() if fam != "label2idx"), table
+    # (a damaged label2idx.json falls back to the official mapping, with a note: exit 0)
+    refusing = {fam for fam, row in table.items() if row["exit2"] + row["exit3"] > 0}
+    assert set(PLAN) - {"label2idx"} <= refusing, table

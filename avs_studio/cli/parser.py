@@ -20,9 +20,14 @@ from avs_studio.core.setting import Setting
 from avs_studio.core.threads import limit_numpy_blas
 
 
+def plain(text: str) -> str:
+    """Help text without reStructuredText markup (``name`` -> name): --help is plain text."""
+    return text.replace("``", "").replace("`", "")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``avs-studio``."""
-    p = argparse.ArgumentParser(prog="avs-studio", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="avs-studio", description=plain(__doc__.splitlines()[0]))
     p.add_argument("--version", action="version", version=f"AVS Studio {__version__}")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")

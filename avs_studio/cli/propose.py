@@ -49,7 +49,7 @@ def add_propose_parser(subparsers) -> None:
                    help="avsbench: the official pred_masks/ layout (224x224); png: AVS Studio PNG "
                         "masks at each frame's size; coco: a COCO instances file")  # fmt: skip
     p.add_argument("--probs", action="store_true",
-                   help="also write score maps scores/<clip>.npz (what `evaluate` needs for the exact F-score)")
+                   help="also write score maps scores/<clip>.npz (what evaluate needs for the exact F-score)")
     p.add_argument("--split", choices=["train", "val", "test"], help="only this split of a dataset")
     p.add_argument("--seconds", type=int, choices=(5, 10), help="clip length for videos (default: "
                                                                 "5; AVSS: 10 when long enough)")  # fmt: skip

@@ -57,7 +57,8 @@ def add_report_parser(subparsers) -> None:
     r.add_argument("--setting", choices=settings, required=True)
     r.add_argument("--out", type=Path, required=True, help="new folder for index.html and the CSV files")
     r.add_argument("--compare", type=Path, metavar="PRED2", help="a second model's predictions (per-clip deltas)")
-    r.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
+    r.add_argument("--split", default="test", choices=["train", "val", "test", "all"],
+                   help="the split to review (default: test; all: every clip)")
     r.add_argument("--worst", type=int, default=20, metavar="N", help="clips shown with thumbnails (default 20)")
     r.add_argument("--batch-size", type=int, default=4, help="clips per batch (official: 4)")
     r.add_argument("--allow-missing", action="store_true", help="skip clips without predictions")
@@ -97,7 +98,8 @@ def add_evaluate_parser(sub, settings: list[str]) -> None:
     v.add_argument("pred", help="prediction folder (scores/*.npz, PNG masks, or official pred_masks/)")
     v.add_argument("gt", help="ground-truth AVSBench dataset folder")
     v.add_argument("--setting", choices=settings, required=True)
-    v.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
+    v.add_argument("--split", default="test", choices=["train", "val", "test", "all"],
+                   help="the split to score (default: test, as the official test scripts; all: every clip)")
     v.add_argument("--per-clip", metavar="CSV", help="write per-clip scores, worst first")
     v.add_argument("--protocol", choices=["official", "per-dataset"], default="official")
     v.add_argument("--batch-size", type=int, default=4, help="clips per batch (official: 4)")

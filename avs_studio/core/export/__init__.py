@@ -67,6 +67,14 @@ def load_masks(
         raise FormatError(f"{path}: expected a COCO .json file or a folder")
     if (path / "masks.json").is_file():
         return read_png_masks(path, setting).filter(split=split), None
+    if (path / ".propose" / "run.json").is_file():
+        # A propose output folder in the official pred_masks/ layout (224x224 predictions)
+        raise FormatError(
+            f"{path} is a propose output folder of official prediction masks, not masks this command "
+            "converts; run propose again with --format coco (a COCO file of its proposals) or "
+            "--format png (PNG masks at each frame's size, which export converts), into a new --out; "
+            "evaluate and report read this folder as it is"
+        )
     if detect_setting(path):
         ds = open_dataset(path, setting)
         ms = from_dataset(ds, split=split, size=None if native_size else (224, 224))
