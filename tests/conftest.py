@@ -13,24 +13,24 @@ os.environ.setdefault("AVS_STUDIO_AUDIO", "null")  # tests never open a sound ca
 REPO = Path(__file__).resolve().parents[1]
 
 
-def shared_root() -> Path:
-    """The ``shared`` folder beside the checkout (or $AVS_SHARED)."""
-    env = os.environ.get("AVS_SHARED")
-    return Path(env) if env else REPO.parent / "shared"
-
-
 def pytest_sessionstart(session):
-    """In CI the spec fixtures must be found: a wrong path must fail, not skip."""
-    if os.environ.get("AVS_REQUIRE_SPEC") and not (shared_root() / "spec").is_dir():
-        raise pytest.UsageError(f"AVS_REQUIRE_SPEC is set but {shared_root() / 'spec'} does not exist")
+    """In CI the full spec fixtures must be found: a wrong path must fail, not fall back."""
+    from reference import external_root
+
+    if os.environ.get("AVS_REQUIRE_SPEC"):
+        root = external_root()
+        if root is None or not (root / "spec").is_dir():
+            raise pytest.UsageError(f"AVS_REQUIRE_SPEC is set but {root or REPO.parent / 'shared'}/spec "
+                                    "does not exist")  # fmt: skip
 
 
 @pytest.fixture(scope="session")
 def shared() -> Path:
-    root = shared_root()
-    if not (root / "spec").is_dir():
-        pytest.skip(f"the spec folder {root / 'spec'} is not available")
-    return root
+    """A folder laid out like ``shared/`` (``spec/``, ``tools/``): the shared folder beside the
+    checkout ($AVS_SHARED), or the compact copy in tests/fixtures (see tests/reference.py)."""
+    from reference import shared_root
+
+    return shared_root()
 
 
 @pytest.fixture(scope="session")

@@ -7,13 +7,12 @@ else. Run on a GPU machine with ``python -m pytest tests/test_engine_gpu.py``.
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from reference import shared_root
 
 import avs_studio.model as avs_model
 from avs_studio.core.datasets import open_dataset
@@ -22,7 +21,7 @@ from avs_studio.model.inputs import prepare_clip
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 
-SHARED = Path(os.environ.get("AVS_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+SHARED = shared_root()
 REF = SHARED / "spec" / "reference"
 
 

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +32,10 @@ F32 = np.float32
 
 
 def _shared() -> Path:
-    env = os.environ.get("AVS_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+    """$AVS_SHARED, ../shared, or the fixtures bundled in tests/fixtures (tests/reference.py)."""
+    from reference import shared_root
+
+    return shared_root()
 
 
 METRICS_DIR = _shared() / "spec" / "reference" / "metrics"

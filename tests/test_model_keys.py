@@ -3,7 +3,6 @@ official state-dict entries: same names, order, shapes and dtypes (spec/keys/*.t
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -14,8 +13,10 @@ import avs_studio.model as avs_model
 
 
 def _shared() -> Path:
-    env = os.environ.get("AVS_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+    """$AVS_SHARED, ../shared, or the fixtures bundled in tests/fixtures (tests/reference.py)."""
+    from reference import shared_root
+
+    return shared_root()
 
 
 SHARED = _shared()

@@ -4,7 +4,6 @@ frames do not fill whole 5-frame groups (a case the reference fixtures cannot se
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -16,8 +15,10 @@ from avs_studio.model.tpavi import TPAVIModule
 
 
 def _shared() -> Path:
-    env = os.environ.get("AVS_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+    """$AVS_SHARED, ../shared, or the fixtures bundled in tests/fixtures (tests/reference.py)."""
+    from reference import shared_root
+
+    return shared_root()
 
 
 SHARED = _shared()
