@@ -57,7 +57,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if len(report.findings) > args.show:
         print(f"... and {len(report.findings) - args.show} more")
     verdict = "the official loaders read it" if report.ok else f"{len(report.findings)} problem(s)"
-    print(f"{report.setting.value.upper()} {report.root}: {report.clips} clips, {report.files} files checked; {verdict}")
+    print(f"{report.setting.value.upper()} {report.root}: {plural(report.clips, 'clip')}, {plural(report.files, 'file')} checked; {verdict}")
     return 0 if report.ok else 1
 
 

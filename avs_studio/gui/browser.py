@@ -33,6 +33,7 @@ from avs_studio.core.clip import Clip
 from avs_studio.core.datasets import Dataset, open_dataset
 from avs_studio.core.errors import AVSError
 from avs_studio.core.setting import Setting
+from avs_studio.core.text import plural
 from avs_studio.gui.annotator.canvas import FrameCanvas
 from avs_studio.gui.common.actions import ActionsMixin
 from avs_studio.gui.common.demo import ensure_demo
@@ -200,13 +201,13 @@ class DatasetBrowser(ActionsMixin, QMainWindow):
         problems = sum(len(d.problems) for d in opened)
         clips = sum(len(d) for d in opened)
         note = f"; {problems} problem(s) in the metadata" if problems else ""
-        self.statusBar().showMessage(f"{clips} clips in {len(opened)} dataset(s){note}", 8000)
+        self.statusBar().showMessage(f"{plural(clips, 'clip')} in {len(opened)} dataset(s){note}", 8000)
 
     def _fill_tree(self) -> None:
         self.clip_tree.clear()
         first = None
         for ds in self.datasets:
-            top = QTreeWidgetItem([f"{ds.setting.value.upper()} — {ds.root.name}", "", "", f"{len(ds)} clips"])
+            top = QTreeWidgetItem([f"{ds.setting.value.upper()} — {ds.root.name}", "", "", plural(len(ds), "clip")])
             top.setFlags(top.flags() & ~Qt.ItemFlag.ItemIsSelectable)
             self.clip_tree.addTopLevelItem(top)
             for clip in ds:

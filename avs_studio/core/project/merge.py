@@ -23,6 +23,7 @@ from avs_studio.core.project.lock import lock_path
 from avs_studio.core.project.media import store_location
 from avs_studio.core.project.project import Project
 from avs_studio.core.project.records import clip_record_from_row, status_rank
+from avs_studio.core.text import plural
 
 _CLIP_COLUMNS = (
     "uid", "source", "files", "media_hash", "duration", "start", "seconds", "num_frames",
@@ -76,7 +77,7 @@ class MergeReport:
 
     def line(self) -> str:
         """One line for the CLI."""
-        return (f"merged {self.clips} clips into {self.out}: {self.only_a} only in A, {self.only_b} only "
+        return (f"merged {plural(self.clips, 'clip')} into {self.out}: {self.only_a} only in A, {self.only_b} only "
                 f"in B, {self.in_both} in both ({self.identical} identical, {len(self.conflicts)} differing)")  # fmt: skip
 
 

@@ -492,6 +492,6 @@ def _table_section(table: ReviewTable, with_detail: set[str]) -> str:
                 cell = f'<a href="#clip-{int(rank[i])}">{cell}</a>'
             tds.append(f'<td class="{cls}" data-v="{escape(data)}">{cell}</td>')
         body.append(f'<tr data-i="{i}">' + "".join(tds) + "</tr>")
-    return (f'<section id="table"><h2>All clips<small>{len(table)} clips, worst first; click a column to sort'
+    return (f'<section id="table"><h2>All clips<small>{plural(len(table), "clip")}, worst first; click a column to sort'
             f'</small></h2><div class="tablebox"><table class="clips" id="clip-table"><thead><tr>{head}</tr>'
             f'</thead><tbody>{"".join(body)}</tbody></table></div></section>')  # fmt: skip

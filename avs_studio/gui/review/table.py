@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from avs_studio.core.review.table import WORST, ReviewTable, column_info
+from avs_studio.core.text import plural
 
 #: The GUI-only column that draws each frame's IoU as a small bar (not sortable).
 FRAMES_KEY = "frame_bars"
@@ -490,4 +491,4 @@ class FilterBar(QWidget):
 
     def show_count(self, shown: int, total: int) -> None:
         """Write "shown of total clips" in the count label."""
-        self.count.setText(f"{shown} of {total} clips" if shown != total else f"{total} clips")
+        self.count.setText(f"{shown} of {plural(total, 'clip')}" if shown != total else plural(total, "clip"))

@@ -51,6 +51,7 @@ from avs_studio import __version__
 from avs_studio.core.errors import AVSError
 from avs_studio.core.project.project import PROJECT_SUFFIX
 from avs_studio.core.review.session import ReviewSession
+from avs_studio.core.text import plural
 from avs_studio.gui import windows
 from avs_studio.gui.common.actions import ActionsMixin
 from avs_studio.gui.common.qimage import icon
@@ -519,7 +520,7 @@ class ReviewWindow(ActionsMixin, QMainWindow):
         self._update_enabled()
         ev = session.evaluation.result
         worst = f"; worst {table.clip_ids[table.order()[0]]}" if len(table) else ""
-        self.statusBar().showMessage(f"{len(table)} clips scored: mIoU {ev['miou']:.4f}, F-score "
+        self.statusBar().showMessage(f"{plural(len(table), 'clip')} scored: mIoU {ev['miou']:.4f}, F-score "
                                      f"{ev['fscore']:.4f}{worst}", 10000)  # fmt: skip
         target = self.model.view_row_of(keep) if keep else -1
         if len(table):

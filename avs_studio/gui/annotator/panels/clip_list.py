@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from avs_studio.core.project.records import STATUS_TITLES, ClipRecord
+from avs_studio.core.text import plural
 
 STATUS_COLOURS = {
     "new": (140, 145, 155),
@@ -215,8 +216,8 @@ class ClipListPanel(QWidget):
             shown += not hide
         done = sum(r.status in ("done", "reviewed") for r in self._records.values())
         total = len(self._records)
-        self.counts.setText(f"{shown} of {total} clips shown · {done} done" if shown != total
-                            else f"{total} clips · {done} done")  # fmt: skip
+        self.counts.setText(f"{shown} of {plural(total, 'clip')} shown · {done} done" if shown != total
+                            else f"{plural(total, 'clip')} · {done} done")  # fmt: skip
 
     def _on_current(self, item: QTreeWidgetItem | None, _previous=None) -> None:
         if item is not None:
