@@ -88,6 +88,24 @@ _SEEK_BACKOFF_SECONDS = 1.0
 _SEEK_RETRIES = 4
 
 
+def prime_decoder(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
+    """Decode the stream's first packet, before the first seek of a new decoder.
+
+    Why: FFmpeg's H.264 decoder works around bugs of old x264 builds (4:4:4 among them) by
+    the encoder version that x264 writes into an SEI of the first packet only. A decoder
+    that seeks before it has seen that packet decodes every later frame wrongly (imageio's
+    ``cockatoo.mp4``: green frames after a seek, the ffmpeg command line's ``-ss`` too).
+    The decoder keeps what it learnt across the seek's flush. Costs one packet's decode.
+    """
+    try:
+        for packet in container.demux(stream):
+            if packet.size:
+                stream.decode(packet)
+                return
+    except _FFMPEG_ERRORS:
+        return  # a damaged start: the seek and the decode that follow say what is wrong
+
+
 def open_media(path: str | os.PathLike[str]) -> MediaFile:
     """Open a media file lazily; use as ``with open_media(p) as m: ...``.
 
@@ -119,6 +137,7 @@ class MediaFile:
         self._at_start = False
         self._exhausted = False
         self._wanted: set[int] | None = None
+        self._primed = False
         self._skipped = False
         self.decoded_frames = 0
         self.seeks = 0
@@ -226,6 +245,7 @@ class MediaFile:
             tb = Fraction(vs.time_base)
             origin = origin_in(c, tb)
             if start > _FORWARD_SECONDS:
+                prime_decoder(c, vs)
                 c.seek(origin + int((start - _SEEK_BACKOFF_SECONDS) / tb), stream=vs)
             with contextlib.closing(self._decode_packets(c, vs)) as frames:
                 for frame in frames:
@@ -348,6 +368,7 @@ class MediaFile:
         self._vc = open_container(self.path)
         self._vs = self._vc.streams[video.index]
         _use_threads(self._vs)
+        self._primed = False
         self._gen = self._decode_packets(self._vc, self._vs, cursor=True)
         self._at_start = True
         self._exhausted = False
@@ -527,6 +548,9 @@ class MediaFile:
         assert self._vc is not None and self._vs is not None
         self.seeks += 1
         try:
+            if not self._primed:
+                prime_decoder(self._vc, self._vs)
+                self._primed = True
             self._vc.seek(int(pts), stream=self._vs, backward=True, any_frame=False)
         except _FFMPEG_ERRORS:
             self._open_video()

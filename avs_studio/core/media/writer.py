@@ -405,10 +405,27 @@ def _trim_exact(src: Path, dst: Path, start: float, duration: float) -> TrimResu
     if table.keyframes[first] and not table.positional:
         cut = float(table.times[first])
         try:
-            return _trim_copy(src, dst, start, duration, cut=cut)
+            result = _trim_copy(src, dst, start, duration, cut=cut)
         except MediaError:
             pass  # the container cannot take the codecs: re-encode
+        else:
+            if first == 0 or _copy_decodes_alike(src, dst, first):
+                return result
+            # A copy that a fresh decoder reads differently (old x264 streams keep what the
+            # decoder needs in the first packet only): re-encode, replacing it atomically.
     return _trim_lossless(src, dst, start, duration, table, first, last)
+
+
+def _copy_decodes_alike(src: Path, dst: Path, first: int) -> bool:
+    """True when the copied cut's first picture, decoded by a fresh decoder as any reader
+    would, is the source's frame ``first`` (decoded as our reader decodes it)."""
+    from avs_studio.core.media.decode import open_media
+
+    try:
+        with open_media(src) as a, open_media(dst) as b:
+            return bool(np.array_equal(a.frames_by_ordinal([first])[0], b.frames_by_ordinal([0])[0]))
+    except (MediaError, IndexError):
+        return False
 
 
 def _trim_lossless(src: Path, dst: Path, start: float, duration: float, table, first: int,
