@@ -316,3 +316,7 @@ def test_project_export_names_the_clips_whose_proposals_are_still_open(demo_root
     assert code == 3  # the export finished, but proposals were not exported: the status says so
     assert "1 open proposal(s) in 1 clip(s)" in err
     assert f"open proposals: {clip.clip_id}: 1 on frame(s) 3" in err
+    # the report beside the COCO file names the proposal; the export is not complete
+    report = json.loads((tmp_path / "gt.report.json").read_text())
+    assert report["complete"] is False and report["source"] == str(proj) and report["target"] == "coco"
+    assert report["open_proposals"] == [{"clip": clip.clip_id, "frame": 3, "object": 9}]

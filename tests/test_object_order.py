@@ -8,6 +8,7 @@ before the order existed (schema 1) open with the order they always had.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -125,6 +126,12 @@ def test_the_export_summary_counts_and_names_the_frames_where_objects_overlap(av
     summary = avss.export(tmp_path / "avsbench", "avsbench-avss", media=False)
     assert summary.overlaps.to_dict()["by_frame"] == [
         {"clip_id": "clip", "frame": 0, "shared_pixels": 400, "hidden_pixels": 400}]
+    # ... and the report file inside the written folder names the frame (1-based, as shown)
+    report = json.loads((tmp_path / "avsbench" / "AVSS" / "avs_studio_export_report.json").read_text())
+    assert summary.report == tmp_path / "avsbench" / "AVSS" / "avs_studio_export_report.json"
+    assert report["overlaps"] == [{"clip": "clip", "frame": 1, "shared_pixels": 400, "hidden_pixels": 400}]
+    assert report["counts"]["overlap_frames"] == 1 and report["complete"] is True
+    assert any("overlap" in n for n in report["notes"])
     # no overlap, no note
     avss.session("clip").apply(AddObject(1, 3, BIRD, box(40, 50, 0, 10)))
     avss.session("clip").undo()

@@ -89,6 +89,13 @@ def test_export_counts_and_names_every_refused_csv_row(s4, tmp_path, capsys):
     for what in ("../../x", "/abs/clip", "short,row", "../../cat"):
         assert what in err, what
     assert (tmp_path / "png" / "masks.json").is_file()  # the rest is written
+    report = json.loads((tmp_path / "png" / "avs_studio_export_report.json").read_text())
+    assert f"report: {tmp_path / 'png' / 'avs_studio_export_report.json'}" in out
+    assert report["complete"] is False and report["counts"]["skipped"] == 4
+    assert all(any(what in s for s in report["skipped"]) for what in ("../../x", "/abs/clip", "short,row", "../../cat"))
+    # the folder with its report is still a PNG mask folder our import reads
+    code, out, _ = run(capsys, "export", tmp_path / "png", "--to", "coco", tmp_path / "again.json")
+    assert code == 0 and json.loads((tmp_path / "again.report.json").read_text())["complete"] is True
 
 
 def test_evaluate_with_refused_ground_truth_rows_says_so(s4, tmp_path, capsys):

@@ -80,7 +80,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def _write_masks(masks, dataset, target: str, out: Path, args: argparse.Namespace) -> int:
     from avs_studio.core import export as ex
+    from avs_studio.core.export.avsbench import FOLDER
     from avs_studio.core.export.layout import output_folder
+    from avs_studio.core.export.report import write_export_report
 
     if len(masks) == 0:
         why = f"; {len(masks.skipped)} refused, e.g. {masks.skipped[0]}" if masks.skipped else " (check --split)"
@@ -88,35 +90,42 @@ def _write_masks(masks, dataset, target: str, out: Path, args: argparse.Namespac
     t0 = time.perf_counter()
     failures: list[str] = []
     left_out = []
+    notes: list[str] = []
     with output_folder(out), progress_bar(f"export {target}", "mask", quiet=args.quiet) as prog:
         token = CancelToken()
         if target == "coco":
             dest = out if out.suffix.lower() == ".json" else out / "annotations.json"
             s = ex.write_coco(dest, masks, polygons=args.polygons, holes=args.holes, progress=prog,
                               cancel=token)  # fmt: skip
-            failures = s.failures
+            failures, notes, written = s.failures, list(s.notes), dest
             extra = f", {s.polygons} as polygons, {s.rle_fallbacks} kept as RLE" if args.polygons else ""
             line = (f"wrote {plural(s.images, 'image')} and {plural(s.annotations, 'annotation')} to "
                     f"{dest}{extra}")  # fmt: skip
         elif target == "png":
             n = ex.write_png_masks(out, masks, progress=prog, cancel=token, failures=failures)
+            written = out
             line = f"wrote {plural(n, 'PNG mask')} to {out}"
         else:
             layout = target.split("-", 1)[1]
             writer = logmel_pickle_writer() if layout in ("s4", "ms3") and dataset is not None else None
             s = ex.write_avsbench(out, masks, layout, dataset=dataset, log_mel_writer=writer, progress=prog,
                                   cancel=token)  # fmt: skip
-            failures, left_out = s.failures, s.left_out
+            failures, left_out, notes = s.failures, s.left_out, list(s.notes)
+            written = out / FOLDER[Setting.parse(layout)]
             line = f"wrote {plural(s.clips, 'clip')} ({plural(s.masks, 'mask')}) as {layout.upper()} under {out}"
             if left_out:
                 line += f", {plural(len(left_out), 'clip')} left out"
             for note in s.notes:
                 print(f"note: {note}", file=sys.stderr)
-    # Rows of the source refused when it was read are skipped items too (named, counted).
-    counts = [f"{len(failures)} unreadable mask(s) skipped"] if failures else []
-    if masks.skipped:
-        counts.append(f"{len(masks.skipped)} refused row(s) of the source skipped")
-    failures = [*masks.skipped, *failures]
+        # Rows of the source refused when it was read are skipped items too (named, counted).
+        counts = [f"{len(failures)} unreadable mask(s) skipped"] if failures else []
+        if masks.skipped:
+            counts.append(f"{len(masks.skipped)} refused row(s) of the source skipped")
+        failures = [*masks.skipped, *failures]
+        notes += list(dataset.notes()) if dataset is not None else []
+        report = write_export_report(written, source=str(args.src), target=target,
+                                     counts={"clips": len(masks.clip_ids()), "masks": len(masks)},
+                                     notes=notes, skipped=failures, left_out=left_out)  # fmt: skip
     for note in dataset.notes() if dataset is not None else ():
         print(f"note: {note}", file=sys.stderr)
     for failure in failures[:20]:
@@ -124,6 +133,7 @@ def _write_masks(masks, dataset, target: str, out: Path, args: argparse.Namespac
     if len(failures) > 20:
         print(f"skipped: ... and {len(failures) - 20} more", file=sys.stderr)
     bad = "".join(f", {c}" for c in counts)
+    print(f"report: {report}")
     print(f"{line}{bad} in {time.perf_counter() - t0:.1f} s")
     return EXIT_PARTIAL if failures or left_out else 0
 

@@ -42,6 +42,7 @@ from avs_studio.core.export.layout import (
     refusal,
     required_masks,
 )
+from avs_studio.core.export.report import write_export_report
 from avs_studio.core.fsutil import atomic_dir, atomic_write_text
 from avs_studio.core.jobs import CancelToken, ItemFailure, Progress, no_progress
 from avs_studio.core.masks.resize import resize_nearest
@@ -152,6 +153,8 @@ class ExportSummary:
     left_out: list[LeftOut] = field(default_factory=list)
     #: clip id -> (frame, instance) of the proposals still open (not exported) in the chosen clips
     open_proposals: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    #: the report file naming all of the above (see :mod:`avs_studio.core.export.report`)
+    report: Path | None = None
 
     def line(self) -> str:
         """One line for the CLI."""
@@ -237,6 +240,16 @@ def export_project(project: Project, out: str | os.PathLike[str], to: str, *, st
     summary.overlaps = overlaps
     if overlaps.frames:
         summary.notes.append(overlaps.note())
+    if to == "coco":
+        written = summary.out
+    else:
+        written = out if to == "png" else out / _FOLDER[Setting.parse(to.split("-", 1)[1])]
+    summary.report = write_export_report(
+        written, source=str(project.path), target=to,
+        counts={"clips": summary.clips, "masks": summary.masks, "annotations": summary.annotations},
+        notes=summary.notes, left_out=summary.left_out, open_proposals=summary.open_proposals,
+        overlaps=overlaps,
+    )  # fmt: skip
     return summary
 
 

@@ -256,8 +256,8 @@ class FilesMixin:
         def done(summary) -> None:
             notes = "".join(f"\n• {n}" for n in summary.notes)
             self.statusBar().showMessage(summary.line(), 10000)
-            if notes:
-                QMessageBox.information(self, "Export", summary.line() + notes)
+            if notes:  # what was left out, merged or changed; every item is named in the report
+                QMessageBox.information(self, "Export", f"{summary.line()}{notes}\n\nReport: {summary.report}")
 
         self.run_job("export", options.job(self.project), done, f"Exporting ({options.target})…",
                      on_failed=lambda msg: self.show_error(msg, "Export failed"))  # fmt: skip
