@@ -98,6 +98,16 @@ def test_fifos_in_a_dataset_are_refused_not_read(data, tmp_path, capsys):
     assert code == 2 and not (tmp_path / "png2").exists()
 
 
+def test_a_fifo_for_a_clips_wav_fails_the_layout_export_in_one_line(demo_root, tmp_path, capsys):
+    """Found by the seeded fuzz run (seed 11): the WAV copied into an AVSBench layout was
+    opened with shutil, whose SpecialFileError came out as a traceback."""
+    data = Path(shutil.copytree(demo_root("avss", 4, 0), tmp_path / "data" / "AVSS"))
+    fifo_at(next(data.rglob("audio.wav")))
+    code, err = run(capsys, "export", data, "--to", "avsbench-avss", tmp_path / "layout")
+    assert code == 2 and "pipe" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "layout").exists()
+
+
 def test_fifos_for_single_files_are_refused(data, tmp_path, capsys):
     video = fifo_at(tmp_path / "clip.mp4")
     code, err = run(capsys, "info", video)

@@ -21,6 +21,7 @@ from avs_studio.core.fsutil import (
     atomic_write_text,
     check_component,
     read_user_text,
+    require_regular_file,
     safe_join,
 )
 from avs_studio.core.masks.files import open_image
@@ -365,6 +366,14 @@ def write_clip_audio(
 
 
 def copy_atomic(src: Path, dst: Path) -> None:
-    """Copy a file so that ``dst`` appears complete or not at all."""
+    """Copy a file so that ``dst`` appears complete or not at all.
+
+    A source that is not a regular file (a FIFO would block, a device never end) or cannot
+    be read is a :class:`DatasetError` naming it.
+    """
+    require_regular_file(src, DatasetError, "source file")
     with atomic_path(dst) as tmp:
-        shutil.copyfile(src, tmp)
+        try:
+            shutil.copyfile(src, tmp)
+        except OSError as exc:  # e.g. replaced by a FIFO after the check, or unreadable
+            raise DatasetError(f"{src}: cannot copy it ({exc.strerror or type(exc).__name__})") from None
