@@ -167,7 +167,7 @@ class CaseMaker:
                          reads_audio: bool = False) -> tuple[list[str], list[Path], Path | None]:  # fmt: skip
         """A command that reads a dataset: argv, outputs, project changed on success."""
         out = folder / "out"
-        choices = ["export_coco", "export_png", "export_layout", "evaluate", "project_add"]
+        choices = ["export_coco", "export_png", "export_layout", "evaluate", "project_add", "check"]
         if setting == "s4":
             choices.append("report")
         if self.slow and (reads_audio or rng.random() < 0.1):
@@ -180,6 +180,8 @@ class CaseMaker:
             return ["export", str(ds), "--to", "coco", str(folder / "out.json")], [folder / "out.json"], None
         if kind == "export_png":
             return ["export", str(ds), "--to", "png", str(out)], [out], None
+        if kind == "check":
+            return ["check", str(ds)], [], None
         if kind == "export_layout":
             return ["export", str(ds), "--to", f"avsbench-{setting}", str(out)], [out], None
         if kind == "evaluate":

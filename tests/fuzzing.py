@@ -57,6 +57,10 @@ class Case:
     timeout: float = 60.0
     cwd: Path | None = None
 
+    def __post_init__(self) -> None:
+        if self.argv[:1] == ["check"]:  # a checker: 1 says it found problems (as linters do)
+            self.allow = (0, 1, 2)
+
 
 @dataclass
 class Outcome:

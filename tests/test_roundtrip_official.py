@@ -239,3 +239,25 @@ def test_the_checker_finds_what_the_official_loaders_would_fail_on(demo_root, tm
     assert any(".pkl" in f and "missing" in f for f in findings)
     assert any("values [128]" in f for f in findings)
     assert any("start 60 is outside 0..6" in f for f in findings)
+
+
+def test_the_checker_reports_damaged_files_and_never_crashes(demo_root, tmp_path, capsys):
+    """Files the checker reads itself (not through the dataset readers): a JSON nested
+    200,000 deep, a CSV field beyond the csv module's limit, a decompression bomb."""
+    import shutil
+
+    avss = shutil.copytree(demo_root("avss", 4, 0), tmp_path / "avss")
+    (avss / "label2idx.json").write_text("[" * 200_000 + "]" * 200_000)
+    frame = next(avss.rglob("frames/*.jpg"))
+    bomb = Image.new("L", (30_000, 30_000))  # 900 Mpx: Pillow refuses it as a bomb
+    bomb.save(frame.with_suffix(".png"), format="PNG", optimize=False)
+    frame.with_suffix(".png").replace(frame)
+    assert cli("check", avss) == 1
+    out = capsys.readouterr().out
+    assert "label2idx.json: not valid JSON" in out and "Traceback" not in out
+    assert "not an image Pillow can read" in out and "decompression bomb" in out.lower()
+    s4 = shutil.copytree(demo_root("s4", 6, 0), tmp_path / "s4")
+    meta = s4 / "s4_meta_data.csv"
+    meta.write_text(meta.read_text() + "x" * 200_000 + ",0,cat,test\n")
+    assert cli("check", s4) == 1
+    assert "not a CSV the loaders can read" in capsys.readouterr().out

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from avs_studio.core.errors import AVSError, DatasetError
+from avs_studio.core.fsutil import read_user_bytes, read_user_text
 from avs_studio.core.setting import Setting
 
 SPLITS = ("train", "val", "test")
@@ -117,7 +119,7 @@ def _find(p: Path) -> dict[Setting, Path]:
 def _rows(report: CheckReport, name: str, columns: list[str]) -> list[list[str]]:
     """The CSV's data rows; its header must be ``columns`` in order (read by position)."""
     path = report.root / name
-    raw = path.read_bytes()
+    raw = read_user_bytes(path, DatasetError, name)  # regular files only, size capped
     report.files += 1
     if b"\r" in raw:
         report.add(name, "CRLF line endings; the official files end lines with LF")
@@ -130,7 +132,11 @@ def _rows(report: CheckReport, name: str, columns: list[str]) -> list[list[str]]
         report.add(name, "starts with a byte-order mark: pandas reads the first column name with it")
     if '"' in text:
         report.add(name, "holds quotes; the official files have none")
-    table = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    try:
+        table = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    except csv.Error as exc:  # e.g. a field beyond the csv module's size limit
+        report.add(name, f"not a CSV the loaders can read ({exc})")
+        return []
     if not table or table[0] != columns:
         report.add(name, f"header {table[0] if table else []} is not {columns} (the loaders read columns by position)")
         return []
@@ -170,7 +176,7 @@ def _image(report: CheckReport, path: Path):
     try:
         img = Image.open(path)
         img.load()
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
         report.add(path, f"not an image Pillow can read ({exc})")
         return None
     return img
@@ -328,8 +334,8 @@ def _label2idx(report: CheckReport, names) -> None:
         return
     report.files += 1
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(read_user_text(path, DatasetError, "label2idx.json", max_bytes=1 << 20))
+    except (AVSError, ValueError, RecursionError) as exc:  # ValueError: JSONDecodeError
         report.add("label2idx.json", f"not valid JSON ({exc})")
         return
     if not isinstance(data, dict) or list(data) != list(names):
