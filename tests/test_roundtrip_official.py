@@ -261,3 +261,12 @@ def test_the_checker_reports_damaged_files_and_never_crashes(demo_root, tmp_path
     meta.write_text(meta.read_text() + "x" * 200_000 + ",0,cat,test\n")
     assert cli("check", s4) == 1
     assert "not a CSV the loaders can read" in capsys.readouterr().out
+    # names from the CSV that are no plain file names are findings, never paths (found by the
+    # fuzz run, seed 23: a 300-byte id made the file system refuse the path)
+    ms3 = shutil.copytree(demo_root("ms3", 4, 0), tmp_path / "ms3")
+    meta = ms3 / "ms3_meta_data.csv"
+    meta.write_text(meta.read_text().rstrip("\n") + "\n" + "y" * 300 + ",test\n../../etc,test\n")
+    assert cli("check", ms3) == 1
+    out = capsys.readouterr().out
+    assert "ms3_meta_data.csv:6: video_id" in out and "longer than 255 bytes" in out
+    assert "ms3_meta_data.csv:7: video_id" in out and "not a plain file or folder name" in out

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from avs_studio.core.errors import AVSError, DatasetError
-from avs_studio.core.fsutil import read_user_bytes, read_user_text
+from avs_studio.core.errors import AVSError, DatasetError, UnsafePathError
+from avs_studio.core.fsutil import check_component, read_user_bytes, read_user_text
 from avs_studio.core.setting import Setting
 
 SPLITS = ("train", "val", "test")
@@ -116,8 +116,12 @@ def _find(p: Path) -> dict[Setting, Path]:
 # --------------------------------------------------------------------------- the CSVs
 
 
-def _rows(report: CheckReport, name: str, columns: list[str]) -> list[list[str]]:
-    """The CSV's data rows; its header must be ``columns`` in order (read by position)."""
+def _rows(report: CheckReport, name: str, columns: list[str], paths: tuple[str, ...] = ()) -> list[list[str]]:
+    """The CSV's data rows; its header must be ``columns`` in order (read by position).
+
+    The ``paths`` columns become file and folder names: a row whose value is no plain
+    name (separators, ``..``, too long for the file system) is a finding, never a path.
+    """
     path = report.root / name
     raw = read_user_bytes(path, DatasetError, name)  # regular files only, size capped
     report.files += 1
@@ -149,6 +153,12 @@ def _rows(report: CheckReport, name: str, columns: list[str]) -> list[list[str]]
             continue
         if row[columns.index("split")] not in SPLITS:
             report.add(f"{name}:{line}", f"split {row[columns.index('split')]!r} is not train, val or test")
+            continue
+        try:
+            for col in paths:  # the longest name made of it: "<vid>.mp4_10.png"
+                check_component(row[columns.index(col)] + ".mp4_10.png", col)
+        except UnsafePathError as exc:
+            report.add(f"{name}:{line}", str(exc))
             continue
         out.append(row)
     return out
@@ -237,7 +247,7 @@ def _log_mel(report: CheckReport, path: Path) -> None:
 
 def _check_s4(report: CheckReport) -> None:
     data = report.root / "s4_data"
-    for row in _rows(report, "s4_meta_data.csv", S4_COLUMNS):
+    for row in _rows(report, "s4_meta_data.csv", S4_COLUMNS, ("name", "category")):
         name, start, category, split = row
         report.clips += 1
         where = f"s4_meta_data.csv ({name})"
@@ -254,7 +264,7 @@ def _check_s4(report: CheckReport) -> None:
 
 def _check_ms3(report: CheckReport) -> None:
     data = report.root / "ms3_data"
-    for vid, split in _rows(report, "ms3_meta_data.csv", MS3_COLUMNS):
+    for vid, split in _rows(report, "ms3_meta_data.csv", MS3_COLUMNS, ("video_id",)):
         report.clips += 1
         for k in range(1, 6):
             if report.media:
@@ -272,7 +282,7 @@ def _check_avss(report: CheckReport) -> None:
 
     _label2idx(report, CLASS_NAMES)
     colours = {tuple(int(v) for v in c) for c in np.asarray(PALETTE).reshape(-1, 3)}
-    for row in _rows(report, "metadata.csv", AVSS_COLUMNS):
+    for row in _rows(report, "metadata.csv", AVSS_COLUMNS, ("uid", "label")):
         vid, uid, s_min, s_sec, a_obj, split, label = row
         report.clips += 1
         where = f"metadata.csv ({uid})"
