@@ -384,6 +384,20 @@ def test_the_command_says_what_does_not_go_with_ray(demo_root, tmp_path, monkeyp
         _cli(["propose", root, "--out", str(tmp_path / "p"), "--ray-writes", "workers"])
     with pytest.raises(AVSError, match="mps"):
         RayExecutor(device="mps")
+    # An address nothing answers at is one clear line at once (ray.init waits minutes for it).
+    import socket
+
+    from avs_studio.model.propose.ray_executor import check_reachable
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # free once closed: nothing listens there
+    t0 = time.monotonic()
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(AVSError, match=f"--ray {address}: nothing answers at 127.0.0.1:{port}"):
+            check_reachable(address)
+    assert time.monotonic() - t0 < 10
+    check_reachable("auto")  # left to Ray
     from avs_studio.model.propose.ray_stages import write_row
 
     # A node where OUT is another (or no) folder writes nothing there: the clip fails, saying why.

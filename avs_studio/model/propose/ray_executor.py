@@ -37,6 +37,7 @@ import os
 import pickle
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -422,6 +423,7 @@ class _Runtime:
             return self
         common = {"log_to_driver": False, "configure_logging": True, "logging_level": logging.ERROR}
         if self.address is not None:
+            check_reachable(self.address)
             try:
                 ray.init(address=self.address, **common)
             except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -450,6 +452,26 @@ class _Runtime:
         self.stop_s = time.perf_counter() - t0
         if self.temp_dir and not self.keep_logs:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Refuse a ``HOST:PORT`` (or ``ray://HOST:PORT``) address nothing answers at.
+
+    Why: ``ray.init`` waits for an unreachable head for minutes, retrying, with nothing
+    said; a user's typo must be one clear line. ``auto`` and other forms are left to Ray.
+    """
+    target = address[len("ray://"):] if address.startswith("ray://") else address
+    host, sep, port = target.rpartition(":")
+    if not sep or not host or not port.isdigit() or "/" in target:
+        return
+    host = host.strip("[]")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError, OverflowError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise AVSError(f"--ray {address}: nothing answers at {host}:{port} ({why}); is the cluster's "
+                       "head running, and is this its address?") from None  # fmt: skip
 
 
 def _short_temp_root() -> str:
