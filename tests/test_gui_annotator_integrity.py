@@ -15,7 +15,8 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from avs_studio.core.export import load_masks
@@ -200,6 +201,127 @@ def test_overlapping_objects_are_exported_in_the_order_shown_as_exported(make_wi
     win.close()
 
 
+def click_row(qtbot, win, instance_id: int) -> None:
+    """Click an object's row in the object panel, as the user picks an object there."""
+    from PySide6.QtTest import QTest
+
+    tree = win.objects.tree
+    item = next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+                if tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == instance_id)  # fmt: skip
+    QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=tree.visualItemRect(item).center())
+    assert win.selected == instance_id
+
+
+def press_button(button) -> None:
+    """A real click on a panel or toolbar button (refused while it is disabled, as on screen)."""
+    from PySide6.QtTest import QTest
+
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_the_panels_lower_and_raise_buttons_reorder_overlapping_objects_and_undo_puts_them_back(
+    make_window, qtbot, demo_root, tmp_path
+):
+    """A bird, then a woman painted over its right half: the woman lies on top. The annotator
+    lowers the woman with the panel's Lower button: the bird wins the shared pixels on the
+    canvas shown as exported and in the exported labels; undo gives them back to the woman;
+    Raise on the bird does what Lower on the woman did."""
+    win = avss_window(make_window, qtbot, demo_root, tmp_path)
+    labels = win.project.labels
+    bird, woman = labels.index("bird"), labels.index("woman")
+    win.set_tool("brush")
+    win.set_brush_radius(10)
+    win.labels.choose(bird)
+    drag(win, [(30, 40), (70, 40)])
+    first = win.selected
+    win.new_object()
+    win.labels.choose(woman)
+    drag(win, [(60, 40), (100, 40)])
+    second = win.selected
+    shared = objects(win)[first].mask.astype(bool) & objects(win)[second].mask.astype(bool)
+    assert shared.sum() > 50
+    win.actions_by_id["show_exported"].setChecked(True)
+    assert (win.export_overlay.mask[shared] == woman).all()
+    panel = win.objects
+
+    def order() -> list[int]:  # the panel lists the top object first
+        return [r.instance_id for r in panel._rows]
+
+    click_row(qtbot, win, second)
+    assert order() == [second, first]
+    assert panel.lower_button.isEnabled() and not panel.raise_button.isEnabled()  # on top already
+    history = len(win.session.history())
+    press_button(panel.lower_button)
+    assert order() == [first, second] and win.selected == second
+    assert win.session.history()[-1][0] == f"Lower object {second}" and len(win.session.history()) == history + 1
+    assert not panel.lower_button.isEnabled() and panel.raise_button.isEnabled()  # at the bottom now
+    lowered = win.export_overlay.mask.copy()
+    assert (lowered[shared] == bird).all()
+    assert (lowered[objects(win)[second].mask.astype(bool) & ~shared] == woman).all()  # the rest stays hers
+    written = exported_pngs(win, tmp_path, "lowered")[(win.clip_id, 0)]
+    assert np.array_equal(written, lowered)  # the export writes what the canvas shows
+    # undo: the woman on top again, on the canvas and in the next export
+    win.undo()
+    assert order() == [second, first]
+    assert (win.export_overlay.mask[shared] == woman).all()
+    assert (exported_pngs(win, tmp_path, "undone")[(win.clip_id, 0)][shared] == woman).all()
+    # Raise on the bird (picked in the panel) gives the same picture as Lower on the woman
+    click_row(qtbot, win, first)
+    press_button(panel.raise_button)
+    assert order() == [first, second] and win.session.history()[-1][0] == f"Raise object {first}"
+    assert np.array_equal(win.export_overlay.mask, lowered)
+    assert np.array_equal(exported_pngs(win, tmp_path, "raised")[(win.clip_id, 0)], lowered)
+    win.close()
+
+
+def test_paint_behind_ticked_in_the_toolbar_leaves_other_objects_their_pixels(make_window, qtbot, demo_root,
+                                                                             tmp_path, monkeypatch):  # fmt: skip
+    """With "Paint behind" ticked, a stroke across a bird paints a violin around it: the bird
+    keeps every pixel, the new violin goes to the bottom of the order, nothing overlaps and
+    the export has both whole. Unticked, the violin's brush paints over the bird's pixels."""
+    win = avss_window(make_window, qtbot, demo_root, tmp_path)
+    said: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information", lambda _p, _t, text, *a: said.append(text))
+    labels = win.project.labels
+    bird, violin = labels.index("bird"), labels.index("violin")
+    win.set_tool("brush")
+    win.set_brush_radius(12)
+    win.labels.choose(bird)
+    drag(win, [(60, 60), (70, 60)])
+    the_bird = win.selected
+    bird_mask = objects(win)[the_bird].mask.astype(bool).copy()
+    behind = win.tool_options.behind
+    assert behind.isVisible() and not behind.isChecked()
+    press_button(behind)  # the toolbar's checkbox
+    assert behind.isChecked() and win.tool_options.paint_behind
+    win.new_object()
+    win.labels.choose(violin)
+    history = len(win.session.history())
+    drag(win, [(20, 60), (110, 60)])  # right through the bird
+    the_violin = win.selected
+    assert the_violin != the_bird and len(win.session.history()) == history + 1
+    painted = objects(win)[the_violin].mask.astype(bool)
+    assert painted[60, 20] and painted[60, 110] and not (painted & bird_mask).any()
+    assert np.array_equal(objects(win)[the_bird].mask.astype(bool), bird_mask)  # the bird is untouched
+    assert [r.instance_id for r in win.objects._rows] == [the_bird, the_violin]  # the violin at the bottom
+    written = exported_pngs(win, tmp_path, "behind")[(win.clip_id, 0)]
+    assert (written[bird_mask] == bird).all() and (written[painted] == violin).all()
+    assert not any("overlap" in s for s in said)  # nothing overlaps, so nothing was hidden
+    # the selected violin painted behind once more, over the bird: still no bird pixel taken
+    drag(win, [(60, 45), (60, 75)])
+    assert not (objects(win)[the_violin].mask.astype(bool) & bird_mask).any()
+    # unticked, the violin's stroke takes bird pixels: they overlap now, the bird (still on
+    # top) keeps them in the export, and the export says how many violin pixels it hid
+    press_button(behind)
+    assert not win.tool_options.paint_behind
+    drag(win, [(50, 60), (70, 60)])
+    over = objects(win)[the_violin].mask.astype(bool) & bird_mask
+    assert over.any()
+    assert (exported_pngs(win, tmp_path, "over")[(win.clip_id, 0)][over] == bird).all()
+    assert f"objects overlap in 1 frame(s), {int(over.sum()):,} shared pixel(s)" in said[-1]
+    win.close()
+
+
 def test_show_as_exported_leaves_out_proposals_like_the_default_export(s4_window, qtbot, tmp_path):
     win = s4_window
     propose_and_wait(qtbot, win)
@@ -287,6 +409,59 @@ def test_the_threshold_slider_stays_where_it_was_released(s4_window, qtbot):
     win.objects.threshold.setValue(80)  # a click on the groove: applied at once
     assert objects(win)[proposal].area < area
     assert win.objects.threshold.value() == 80 and win.objects.threshold_label.text() == "Threshold 0.80"
+
+
+def test_the_threshold_slider_dragged_by_its_handle_keeps_the_value_where_it_is_released(s4_window, qtbot):
+    """The user drags the slider's handle to the right: the canvas previews the tighter
+    proposal while the project is unchanged; on release the threshold is applied in one
+    undo step and the slider stays where it was let go (it used to jump back)."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QStyle, QStyleOptionSlider
+
+    win = s4_window
+    proposal = propose_and_wait(qtbot, win)
+    area = objects(win)[proposal].area
+    slider = win.objects.threshold
+    assert slider.isEnabled() and slider.value() == 50
+    opt = QStyleOptionSlider()
+    slider.initStyleOption(opt)
+    handle = slider.style().subControlRect(QStyle.ComplexControl.CC_Slider, opt,
+                                           QStyle.SubControl.SC_SliderHandle, slider).center()  # fmt: skip
+    groove = slider.style().subControlRect(QStyle.ComplexControl.CC_Slider, opt,
+                                           QStyle.SubControl.SC_SliderGroove, slider)  # fmt: skip
+    history = len(win.session.history())
+
+    def mouse(kind, x: int) -> None:
+        pos = QPointF(QPoint(x, handle.y()))
+        button = Qt.MouseButton.LeftButton
+        buttons = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else button
+        ev = QMouseEvent(kind, pos, QPointF(slider.mapToGlobal(pos.toPoint())),
+                         Qt.MouseButton.NoButton if kind == QEvent.Type.MouseMove else button, buttons,
+                         Qt.KeyboardModifier.NoModifier)  # fmt: skip
+        QApplication.sendEvent(slider, ev)
+
+    target = handle.x() + (groove.right() - handle.x()) * 6 // 10  # most of the way to the right
+    mouse(QEvent.Type.MouseButtonPress, handle.x())
+    assert slider.isSliderDown()
+    for x in np.linspace(handle.x(), target, 6)[1:].round().astype(int):
+        mouse(QEvent.Type.MouseMove, int(x))
+    dragged = slider.value()
+    assert 60 < dragged < 99
+    assert win.objects.threshold_label.text() == f"Threshold {dragged / 100:.2f}"
+    preview = next(o.mask for o in win.canvas.objects if o.instance_id == proposal)
+    assert 0 < int(np.count_nonzero(preview)) < area  # the canvas shows the tighter mask ...
+    assert objects(win)[proposal].area == area and len(win.session.history()) == history  # ... nothing saved
+    mouse(QEvent.Type.MouseButtonRelease, target)
+    assert not slider.isSliderDown()
+    assert slider.value() == dragged and win.objects.threshold_label.text() == f"Threshold {dragged / 100:.2f}"
+    assert objects(win)[proposal].area == int(np.count_nonzero(preview))  # what was previewed is applied
+    assert [t for t, _ in win.session.history()[history:]] == [f"Threshold {dragged / 100:.2f}"]
+    # the threshold is kept for the proposal: selected again, the slider shows it
+    win.select_object(None)
+    win.select_object(proposal)
+    assert slider.value() == dragged
+    win.undo()
+    assert objects(win)[proposal].area == area
 
 
 def test_after_ctrl_l_and_enter_the_keys_go_to_the_canvas_again(make_window, qtbot, demo_root, tmp_path):
