@@ -232,6 +232,53 @@ def test_propagation_proposals_accept_copy_and_correction(s4, qtbot):
     assert "annotated already" in win.statusBar().currentMessage()
 
 
+def test_copy_from_previous_frame_with_nothing_selected_copies_every_object(s4, qtbot):
+    """Two objects on frame 1, nothing selected on frame 2: Ctrl+D proposes both there, the
+    same pixels, in one undo step. An object drawn on frame 2 already keeps its own mask,
+    and the status bar says so."""
+    from avs_studio.gui.annotator.assist import COPY_MODEL
+
+    win, _ = s4
+    store = win.session.store
+    a, b, c = (win.session.next_instance_id() + i for i in range(3))
+    left = np.zeros((224, 224), np.uint8)
+    left[40:100, 20:80] = 1
+    right = np.zeros_like(left)
+    right[120:200, 130:210] = 1
+    win.commit(AddObject(0, a, 1, left))
+    win.commit(AddObject(0, b, 1, right))
+    win.show_frame(1)
+    win.select_object(None)
+    history = len(win.session.history())
+    press(qtbot, win, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    copied = {o.instance_id: o for o in win.session.objects(1)}
+    assert sorted(copied) == [a, b]
+    assert all(o.provenance.is_proposal and o.provenance.model == COPY_MODEL for o in copied.values())
+    assert np.array_equal(copied[a].mask, left) and np.array_equal(copied[b].mask, right)
+    assert [t for t, _ in win.session.history()[history:]] == ["Copy from frame 1"]
+    assert {r.instance_id for r in win.objects._rows} == {a, b}  # the panel lists both, as proposals
+    win.undo()
+    assert not win.session.objects(1)
+    # frame 3 has object b drawn by hand already; frame 2 gets a and b again and a new object c
+    own = np.zeros_like(left)
+    own[10:30, 150:200] = 1
+    win.show_frame(2)
+    win.commit(AddObject(2, b, 1, own))
+    win.show_frame(1)
+    win.select_object(None)
+    press(qtbot, win, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    win.commit(AddObject(1, c, 1, right[::-1].copy()))
+    win.show_frame(2)
+    win.select_object(None)
+    press(qtbot, win, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    here = {o.instance_id: o for o in win.session.objects(2)}
+    assert sorted(here) == [a, b, c]
+    assert np.array_equal(here[b].mask, own) and not here[b].provenance.is_proposal  # kept, not copied over
+    assert here[a].provenance.is_proposal and np.array_equal(here[a].mask, store.object(1, a).mask)
+    assert here[c].provenance.is_proposal and np.array_equal(here[c].mask, store.object(1, c).mask)
+    assert f"Kept this frame's own mask of object(s) #{b}" in win.statusBar().currentMessage()
+
+
 def test_refine_proposal_turns_a_model_proposal_into_clicks(s4, qtbot):
     win, _ = s4
     win.propose_current()
