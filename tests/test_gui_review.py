@@ -135,6 +135,45 @@ def test_the_damaged_clips_come_first_under_evaluates_own_figures(qtbot, make_wi
     assert "6 clips" in win.filter_bar.count.text()
 
 
+def test_all_clips_of_an_s4_dataset_are_scored_with_its_one_mask_train_clips_and_the_window_says_so(
+    qtbot, make_window, errors, demo_root, tmp_path
+):
+    """S4 train clips carry the first frame's mask only. Reviewing "all clips" opens (it used
+    to abort), scores the train clips on the frame they have, and says so above the table
+    and in the figures; the train clip's other frames show "no ground truth"."""
+    root = demo_root("s4", 6, 0)
+    ds = open_dataset(root)
+    train = [c for c in ds.clips("train") if c.mask(0) is not None and c.mask(0).any()]
+    assert train and all(c.annotated == (0,) for c in train)
+    erased = train[0].clip_id
+    write_binary_predictions(ds, tmp_path / "pred", {erased: "erase"})  # its one mask missed
+    win = make_window()
+    win.open_review(tmp_path / "pred", root, "s4", split="all")
+    qtbot.waitUntil(lambda: bool(errors) or (win.session is not None and win.detail.data is not None
+                                             and win.jobs.is_idle), timeout=60000)  # fmt: skip
+    assert not errors  # no "Cannot review these predictions"
+    table = win.session.table
+    assert set(win.model.shown_clip_ids()) == {c.clip_id for c in ds.clips()}  # train, val and test
+    assert f"{len(ds.clips())} clips" in win.filter_bar.count.text()
+    row = table.index_of(erased)
+    assert table.miou[row] == 0.0 and win.shown_clip == erased  # the worst clip, opened first
+    assert not np.isnan(table.frame_iou[row, 0]) and np.isnan(table.frame_iou[row, 1:]).all()
+    # the window says what was scored: above the table and in evaluate's own lines
+    assert win.figures.notes.isVisibleTo(win) and "only some frames" in win.figures.notes.text()
+    assert erased in win.figures.notes.text()
+    assert "annotated frames only" in win.figures.evaluate_text.toPlainText().splitlines()[0]
+    ev = evaluate(tmp_path / "pred", root, "s4", split=None)
+    assert win.figures.values["miou"].text() == f"{ev.result['miou']:.4f}"
+    # the clip's frames: the first with its ground truth and errors, the others without
+    pane = win.detail
+    assert len(pane.rows) == 5
+    assert pane.data.frames[0].has_gt and pane.data.images[0]["diff_a"] is not None
+    assert pane.data.frames[0].counts["fn"] > 0  # the missed object
+    assert all(not f.has_gt for f in pane.data.frames[1:])
+    assert all(pane.data.images[k]["diff_a"] is None and "no ground truth" in pane.rows[k].label.text()
+               for k in range(1, 5))  # fmt: skip
+
+
 def test_sorting_and_filtering_change_the_rows(qtbot, make_window, ms3_case):
     root, base, damage, ids = ms3_case
     win = make_window()
