@@ -1,7 +1,8 @@
 """Every source to every AVSBench layout, read back as the official loaders read it.
 
 Sources: the demo datasets (S4, MS3, AVSS), projects made from them, a project of
-segments cut from a long recording, and a ``propose`` output. Targets: the S4, MS3 and
+segments cut from a long recording, and ``propose`` outputs (a tiny S4 model, and the
+shipped AVSS demo model). Targets: the S4, MS3 and
 AVSS layouts, where a source's masks can become them (binary masks carry no classes, so
 they never become AVSS). Each result is checked with :func:`check_dataset`, which encodes
 ``formats.md``: file names and counts, sizes and modes, mask values as each loader decodes
@@ -28,6 +29,7 @@ from avs_studio.core.media.writer import write_video
 from avs_studio.core.project.project import Project
 
 FOLDER = {"s4": "Single-source", "ms3": "Multi-sources", "avss": "AVSS"}
+META = {"s4": "s4_meta_data.csv", "ms3": "ms3_meta_data.csv", "avss": "metadata.csv"}
 
 
 def cli(*argv) -> int:
@@ -88,12 +90,16 @@ def test_a_demo_dataset_exports_to_every_layout_the_official_loaders_read(demo_r
 # --------------------------------------------------------------------------- projects
 
 
+#: Clips of the demo dataset each project is made from (MS3 kept small: three clips).
+PROJECT_CLIPS = {"s4": 6, "ms3": 3, "avss": 4}
+
+
 @pytest.fixture(scope="module")
 def projects(demo_root, tmp_path_factory):
-    """Projects made from the S4 and AVSS demo datasets (ground truth as objects)."""
+    """Projects made from the S4, MS3 and AVSS demo datasets (ground truth as objects)."""
     base = tmp_path_factory.mktemp("projects")
     out = {}
-    for setting, clips in (("s4", 6), ("avss", 4)):
+    for setting, clips in PROJECT_CLIPS.items():
         path = base / f"{setting}.avsproj"
         with Project.create(path, setting) as p:
             p.add([demo_root(setting, clips, 0)])
@@ -101,11 +107,11 @@ def projects(demo_root, tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("source,target", [("s4", "s4"), ("s4", "ms3"), ("avss", "avss"), ("avss", "s4"),
-                                           ("avss", "ms3")])  # fmt: skip
+@pytest.mark.parametrize("source,target", [("s4", "s4"), ("s4", "ms3"), ("ms3", "ms3"), ("ms3", "s4"),
+                                           ("avss", "avss"), ("avss", "s4"), ("avss", "ms3")])  # fmt: skip
 def test_a_project_exports_to_every_layout_the_official_loaders_read(projects, demo_root, tmp_path, capsys,
                                                                      source, target):  # fmt: skip
-    ds = open_dataset(demo_root(source, 6 if source == "s4" else 4, 0))
+    ds = open_dataset(demo_root(source, PROJECT_CLIPS[source], 0))
     out = tmp_path / "out"
     code = cli("project", "export", projects[source], "--to", f"avsbench-{target}", out)
     err = capsys.readouterr().err
@@ -115,18 +121,29 @@ def test_a_project_exports_to_every_layout_the_official_loaders_read(projects, d
     assert_loadable(out, target)
     written = open_dataset(out / FOLDER[target])
     assert {c.clip_id for c in written.clips()} == {c.clip_id for c in ds.clips()} - left
+    # every mask the loader reads is the source's (any class = the sounding object in S4/MS3);
+    # S4 train clips keep the first frame's mask only
+    for c in written.clips():
+        src = ds.get(c.clip_id)
+        assert c.split == src.split
+        assert c.annotated == ((0,) if target == "s4" and c.split == "train" else src.annotated)
+        for k in c.annotated:
+            if target == "avss":
+                assert np.array_equal(c.mask(k, size=None), src.mask(k, size=None)), (c.clip_id, k)
+            else:
+                assert np.array_equal(c.mask(k) > 0, src.mask(k) > 0), (c.clip_id, k)
     if source == target:
         # frames copied byte for byte (AVSS JPEGs are not re-encoded), metadata kept
         for c in written.clips():
             for k in range(c.num_frames):
                 assert c.frame_path(k).read_bytes() == ds.get(c.clip_id).frame_path(k).read_bytes()
-        meta = {"s4": "s4_meta_data.csv", "avss": "metadata.csv"}[source]
-        assert csv_rows(out / FOLDER[target] / meta) == csv_rows(ds.root / meta)
+        assert csv_rows(out / FOLDER[target] / META[source]) == csv_rows(ds.root / META[source])
 
 
-def test_a_binary_project_cannot_become_avss_and_leaves_no_folder(projects, tmp_path, capsys):
+@pytest.mark.parametrize("source", ["s4", "ms3"])
+def test_a_binary_project_cannot_become_avss_and_leaves_no_folder(projects, tmp_path, capsys, source):
     out = tmp_path / "nested" / "out"
-    assert cli("project", "export", projects["s4"], "--to", "avsbench-avss", out) == 2
+    assert cli("project", "export", projects[source], "--to", "avsbench-avss", out) == 2
     assert "no classes" in capsys.readouterr().err
     assert not (tmp_path / "nested").exists()
 
@@ -207,7 +224,7 @@ def proposals(demo_root, tmp_path_factory):
 
 
 @pytest.mark.parametrize("target", ["s4", "ms3"])
-def test_propose_output_exports_masks_the_official_loaders_read(proposals, tmp_path, capsys, target):
+def test_propose_output_exports_masks_the_official_loaders_read(proposals, demo_root, tmp_path, capsys, target):
     out = tmp_path / "out"
     assert cli("export", proposals, "--to", f"avsbench-{target}", out) == 0
     assert "masks and metadata only" in capsys.readouterr().err  # and says what is missing
@@ -218,6 +235,59 @@ def test_propose_output_exports_masks_the_official_loaders_read(proposals, tmp_p
     if target == "s4":  # a proposal for every frame; the S4 train layout keeps the first
         train = [c for c in open_dataset(out / FOLDER[target]).clips() if c.split == "train"]
         assert train and all(c.annotated == (0,) for c in train)
+    if target == "s4":  # the metadata rows are the source dataset's: the S4 start kept, not zeroed
+        assert csv_rows(out / FOLDER[target] / META[target]) == csv_rows(demo_root("s4", 6, 0) / META[target])
+
+
+@pytest.fixture(scope="module", params=["png", "coco"])
+def avss_proposals(demo_root, tmp_path_factory, request):
+    """The shipped AVSS demo model's proposals (PNG masks, or a COCO file) for one clip of
+    each subset (v1s, v1m, v2)."""
+    from avs_studio.model.model_files import load_system
+    from avs_studio.model.propose.run import propose
+
+    ds = open_dataset(demo_root("avss", 4, 0))
+    clips = [next(c for c in ds.clips() if c.subset == subset) for subset in ("v1s", "v1m", "v2")]
+    out = tmp_path_factory.mktemp("propose-avss") / "props"
+    report = propose(clips, load_system(None, setting="avss"), out, fmt=request.param, workers=0)
+    assert sorted(report.done) == sorted(c.clip_id for c in clips) and not report.failures
+    return ds, clips, out, request.param
+
+
+def test_an_avss_propose_output_exports_to_the_avss_layout_with_the_sources_metadata(avss_proposals, tmp_path,
+                                                                                     capsys):  # fmt: skip
+    from avs_studio.core.metrics.evaluation import evaluate
+
+    ds, clips, props, fmt = avss_proposals
+    out = tmp_path / "out"
+    source = props / "coco_instances.json" if fmt == "coco" else props
+    assert cli("export", source, "--to", "avsbench-avss", out) == 0
+    err = capsys.readouterr().err
+    assert "masks and metadata only" in err and "frames 2-5 of train clips not written" in err
+    assert_loadable(out, "avss", media=False)
+    root = out / "AVSS"
+    # metadata.csv: the source's rows (vid, s_min, s_sec, a_obj, split, label; formats.md 2.2)
+    src_rows = {r["uid"]: r for r in csv_rows(ds.root / "metadata.csv")}
+    assert csv_rows(root / "metadata.csv") == [src_rows[c.clip_id] for c in clips]
+    written = open_dataset(root)
+    assert [c.clip_id for c in written.clips()] == [c.clip_id for c in clips]
+    for c in written.clips():
+        src = ds.get(c.clip_id)
+        assert (c.subset, c.split, c.num_frames) == (src.subset, src.split, src.num_frames)
+        assert c.annotated == ((0,) if c.subset == "v1s" and c.split == "train" else tuple(range(c.num_frames)))
+    if fmt != "png":
+        return
+    # every label mask, decoded from its colour PNG as the official loader does, is the model's
+    for c in written.clips():
+        for k in c.annotated:
+            proposed = np.asarray(Image.open(props / c.clip_id / f"{k}.png"))
+            assert np.array_equal(c.mask(k, size=None), proposed), (c.clip_id, k)
+    # "enough to evaluate against", as the note says: every clip is scored, and the clips with
+    # all their masks score perfectly (the v1s train clip's missing masks are the official padding)
+    ev = evaluate(props, root, "avss", split=None)
+    assert ev.clips == len(clips)
+    whole = {c.clip_id for c in written.clips() if len(c.annotated) == c.num_frames}
+    assert len(whole) == 2 and all(r["miou"] == pytest.approx(1.0) for r in ev.rows if r["clip_id"] in whole)
 
 
 # --------------------------------------------------------------------------- the checker

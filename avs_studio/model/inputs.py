@@ -19,6 +19,7 @@ import numpy as np
 
 from avs_studio.core.clip import MODEL_SIZE, Clip
 from avs_studio.core.errors import AVSError, MediaError
+from avs_studio.core.export.maskset import clip_meta
 from avs_studio.core.setting import Setting
 
 
@@ -128,8 +129,10 @@ def prepare_clip(clip: Clip) -> ClipInputs:
             f"{clip}: {log_mel.shape[0]} log-mel examples for {steps} time steps; the "
             f"{clip.setting.value.upper()} layout has {steps}"
         )
+    # "columns": the clip's metadata columns (S4 start; AVSS vid, s_min, s_sec, a_obj), so that
+    # proposals exported to an AVSBench layout keep the source's rows instead of guessing them
     meta = {"split": clip.split, "category": clip.category, "subset": clip.subset,
-            "source": _source_of(clip)}
+            "source": _source_of(clip), "columns": clip_meta(clip.setting, clip.meta)}
     return ClipInputs(
         clip_id=clip.clip_id, setting=clip.setting, frames=model_frames, log_mel=log_mel,
         flags=flags.astype(np.float32), num_frames=min(clip.num_frames, steps),

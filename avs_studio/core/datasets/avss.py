@@ -169,13 +169,18 @@ class AVSSDataset(Dataset):
         if frames != list(range(n)):
             self._problem(uid, f"frames are not numbered 0..{n - 1}: {frames[:12]}")
             n = next((i for i, f in enumerate(frames) if f != i), n)
-        if n == 0:
-            raise DatasetError(f"{uid}: no frames in {subset}/{uid}/frames")
-        if n != expected:
-            self._problem(uid, f"{n} frames, a {subset} clip has {expected}")
         masks, stray = _numbered(self.layout.clip_dir(subset, uid) / "labels_rgb", _MASK_RE)
         if stray:
             self._problem(uid, f"stray files in labels_rgb/ ({', '.join(stray[:3])})")
+        if n == 0:
+            if not masks:
+                raise DatasetError(f"{uid}: no frames in {subset}/{uid}/frames")
+            # Masks without media (an export of proposals, "enough to evaluate against"):
+            # the clip has the subset's frames, as an S4/MS3 clip without its PNG frames;
+            # `avs-studio check` names the missing frames, and reading one says so.
+            n = expected
+        elif n != expected:
+            self._problem(uid, f"{n} frames, a {subset} clip has {expected}")
         annotated = tuple(k for k in masks if k < n)
         if split != "train" and len(annotated) != expected:
             self._problem(uid, f"{len(annotated)} masks, the official {split} loader asserts {expected}")

@@ -110,6 +110,7 @@ def _write_png_manifest(out: Path, setting: Setting, markers: list[dict]) -> Non
 
 def _write_coco(out: Path, setting: Setting, markers: list[dict]) -> None:
     from avs_studio.core.export import FrameMask, MaskSet, write_coco
+    from avs_studio.core.export.maskset import clip_meta
 
     ms = MaskSet(setting, info={"mask_resolution": "native"})
     for m in markers:
@@ -119,7 +120,7 @@ def _write_coco(out: Path, setting: Setting, markers: list[dict]) -> None:
             ms.frames.append(FrameMask(
                 clip_id=m["clip_id"], frame=int(f["frame"]), file_name=str(f["file_name"]),
                 split=m.get("split", ""), category=m.get("category", ""), subset=m.get("subset", ""),
-                loader=_coco_loader(f, setting),
+                loader=_coco_loader(f, setting), meta=clip_meta(setting, m.get("meta") or {}),
             ))  # fmt: skip
     write_coco(out / COCO_FILE, ms)
 

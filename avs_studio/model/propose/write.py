@@ -44,6 +44,7 @@ def write_clip(out: Path, scores: ClipScores, kinds: list[str], task: ClipTask) 
         "split": scores.meta.get("split", ""), "category": scores.meta.get("category", ""),
         "subset": scores.meta.get("subset", ""), "num_frames": scores.num_frames,
         "frame_sizes": [list(s) for s in scores.frame_sizes], "frame_names": scores.frame_names,
+        "meta": dict(scores.meta.get("columns") or {}),
     }  # fmt: skip
     for key in ("png", "coco"):
         if key in old and key in files:
@@ -95,6 +96,7 @@ def _write_png(out: Path, scores: ClipScores) -> tuple[list[str], list[dict]]:
 
     cid = scores.clip_id
     masks = scores.masks(native=True)
+    columns = dict(scores.meta.get("columns") or {})  # the source's metadata columns (PNG manifest "meta")
     rels, entries = [], []
     with _fresh_dir(safe_join(out, cid)) as tmp:
         for k, m in enumerate(masks):
@@ -104,10 +106,13 @@ def _write_png(out: Path, scores: ClipScores) -> tuple[list[str], list[dict]]:
                 write_index_mask(tmp / f"{k}.png", m)
             rel = f"{cid}/{k}.png"
             rels.append(rel)
-            entries.append({"clip_id": cid, "frame": k, "file": rel,
-                            "source": scores.frame_names[k] if k < len(scores.frame_names) else rel,
-                            "split": scores.meta.get("split", ""), "category": scores.meta.get("category", ""),
-                            "subset": scores.meta.get("subset", "")})  # fmt: skip
+            entry = {"clip_id": cid, "frame": k, "file": rel,
+                     "source": scores.frame_names[k] if k < len(scores.frame_names) else rel,
+                     "split": scores.meta.get("split", ""), "category": scores.meta.get("category", ""),
+                     "subset": scores.meta.get("subset", "")}  # fmt: skip
+            if columns:
+                entry["meta"] = columns
+            entries.append(entry)
     return rels, entries
 
 
