@@ -327,6 +327,82 @@ def test_flow_tracker_keeps_holes():
     assert 0 < share <= 1 and steps >= 1
 
 
+def sliding_disc(h: int = 160, w: int = 240):
+    """``scene(dx)``: a textured disc moved ``dx`` px right over a textured background, and its mask."""
+    rng = np.random.default_rng(7)
+    bg = texture(rng, h, w, BACKGROUND, 5).astype(np.uint8)
+    tex = texture(rng, h, w, OBJECT, 4).astype(np.uint8)
+
+    def scene(dx: int) -> tuple[np.ndarray, np.ndarray]:
+        m = np.zeros((h, w), np.uint8)
+        cv2.circle(m, (90 + dx, 80), 40, 1, -1)
+        return np.where(m[..., None] > 0, np.roll(tex, dx, axis=1), bg), m > 0
+
+    return scene
+
+
+def backward_tracks_off(monkeypatch, *, share: float, by: float) -> None:
+    """The flow forwards stays right, but for ``share`` of the tracked points the flow
+    backwards (the check, every second tracking call) lands ``by`` px away from where they
+    started: as where the object is occluded or flickers."""
+    real = cv2.calcOpticalFlowPyrLK
+    calls = {"n": 0}
+
+    def lk(prev, cur, pts, nxt, *args, **kw):
+        out, status, err = real(prev, cur, pts, nxt, *args, **kw)
+        calls["n"] += 1
+        if calls["n"] % 2 == 0:
+            out = out.copy()
+            out[: int(round(len(out) * share)), 0, 0] += by
+        return out, status, err
+
+    monkeypatch.setattr(cv2, "calcOpticalFlowPyrLK", lk)
+
+
+def test_tracks_whose_backward_flow_does_not_come_back_are_dropped_and_lower_the_confidence(monkeypatch):
+    """The forward-backward check alone. A textured disc moves 4 px: every point agrees
+    (confidence 1). When 40 % of the points' backward tracks end 3 px from where they started,
+    those points are dropped: the disc is still followed by the others and the proposal's
+    confidence falls to the share that came back. A track back within a pixel is kept; with
+    the check off nothing is dropped; when no track comes back the object is lost."""
+    scene = sliding_disc()
+    (start, mask), (moved, truth) = scene(0), scene(4)
+
+    def walk(**kw):
+        out, share, _ = FlowTracker(**kw).walk(mask, start, [moved])
+        return out, share
+
+    out, share = walk()
+    assert iou(out, truth) > 0.95 and share > 0.95
+    with monkeypatch.context() as m:
+        backward_tracks_off(m, share=0.4, by=3.0)
+        out, share = walk()
+    assert iou(out, truth) > 0.95  # the 60 % that came back carry the motion
+    assert 0.5 < share < 0.65  # and the confidence says how many did
+    with monkeypatch.context() as m:
+        backward_tracks_off(m, share=0.4, by=0.5)  # back within a pixel: kept
+        assert walk()[1] > 0.95
+    with monkeypatch.context() as m:
+        backward_tracks_off(m, share=0.4, by=3.0)
+        assert walk(check=False)[1] > 0.95  # the check is what dropped them
+    with monkeypatch.context() as m:
+        backward_tracks_off(m, share=1.0, by=3.0)
+        out, share = walk()
+    assert not out.any() and share == 0.0  # nothing came back: lost, no proposal
+    # through propagate(): the proposal carries that confidence; frame 3 after the loss is not proposed
+    frames = ClipFrames([start, moved, scene(8)[0]], 3)
+    with monkeypatch.context() as m:
+        backward_tracks_off(m, share=0.4, by=3.0)
+        res = propagate(frames, 0, mask, [1, 2])
+    assert [p.frame for p in res.frames] == [1, 2]
+    assert all(0.5 < p.confidence < 0.65 for p in res.frames), [p.confidence for p in res.frames]
+    assert iou(res.frames[1].mask, scene(8)[1]) > 0.9
+    with monkeypatch.context() as m:
+        backward_tracks_off(m, share=1.0, by=3.0)
+        res = propagate(frames, 0, mask, [1, 2])
+    assert res.frames == [] and res.lost == [1]
+
+
 def test_clip_frames_decode_the_video_between_sampled_frames(tmp_path):
     """Real video: the frames between two sampled frames come from one forward decode, at the
     sampled frames' size, in walking order (reversed backwards)."""
