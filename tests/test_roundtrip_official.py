@@ -57,6 +57,15 @@ def expected_left_out(ds, target: str) -> set[str]:
     return out
 
 
+def expected_dropped(ds, target: str) -> set[str]:
+    """Clips whose masks of frames 2-5 the target's train layout has no place for (S4 train
+    keeps frame 1's mask): exported, but named and the export is not complete."""
+    def first_only(c) -> bool:
+        return c.split == "train" and (target == "s4" and c.num_frames <= 5 or target == "avss" and c.subset == "v1s")
+
+    return {c.clip_id for c in ds.clips() if first_only(c) and len(c.annotated) > 1}
+
+
 # --------------------------------------------------------------------------- demo datasets
 
 
@@ -73,10 +82,13 @@ def test_a_demo_dataset_exports_to_every_layout_the_official_loaders_read(demo_r
         assert code == 2 and "no classes" in err
         assert not out.exists()  # a refused export leaves no folder
         return
-    left = expected_left_out(ds, target)
-    assert code == (3 if left else 0)
-    for clip_id in left:
+    left, dropped = expected_left_out(ds, target), expected_dropped(ds, target)
+    assert code == (3 if left or dropped else 0)
+    for clip_id in left | dropped:
         assert clip_id in err  # named, with the reason
+    report = json.loads((out / FOLDER[target] / "avs_studio_export_report.json").read_text())
+    assert report["complete"] is not bool(left or dropped)
+    assert {d.split(":")[0] for d in report["dropped"]} == dropped
     assert_loadable(out, target)
     written = open_dataset(out / FOLDER[target])
     assert {c.clip_id for c in written.clips()} == {c.clip_id for c in ds.clips()} - left
@@ -115,9 +127,10 @@ def test_a_project_exports_to_every_layout_the_official_loaders_read(projects, d
     out = tmp_path / "out"
     code = cli("project", "export", projects[source], "--to", f"avsbench-{target}", out)
     err = capsys.readouterr().err
-    left = expected_left_out(ds, target)
-    assert code == (3 if left else 0), err
+    left, dropped = expected_left_out(ds, target), expected_dropped(ds, target)
+    assert code == (3 if left or dropped else 0), err
     assert all(f"left out: {c}" in err for c in left)
+    assert all(f"not written: {c}: the mask(s) of frame(s) 2, 3, 4, 5" in err for c in dropped)
     assert_loadable(out, target)
     written = open_dataset(out / FOLDER[target])
     assert {c.clip_id for c in written.clips()} == {c.clip_id for c in ds.clips()} - left
@@ -226,8 +239,13 @@ def proposals(demo_root, tmp_path_factory):
 @pytest.mark.parametrize("target", ["s4", "ms3"])
 def test_propose_output_exports_masks_the_official_loaders_read(proposals, demo_root, tmp_path, capsys, target):
     out = tmp_path / "out"
-    assert cli("export", proposals, "--to", f"avsbench-{target}", out) == 0
-    assert "masks and metadata only" in capsys.readouterr().err  # and says what is missing
+    code = cli("export", proposals, "--to", f"avsbench-{target}", out)
+    err = capsys.readouterr().err
+    assert "masks and metadata only" in err  # and says what is missing
+    # proposals cover every frame; an S4 train clip keeps frame 1's: the rest is named, exit 3
+    train = {c.clip_id for c in open_dataset(demo_root("s4", 6, 0)).clips() if c.split == "train"}
+    dropped = train if target == "s4" else set()
+    assert code == (3 if dropped else 0) and all(f"not written: {c}" in err for c in dropped)
     assert_loadable(out, target, media=False)
     n = len({f.split("/")[0] for f in json.loads((proposals / "masks.json").read_text())["frames"]
              for f in [f["file"]]})  # fmt: skip
@@ -261,9 +279,11 @@ def test_an_avss_propose_output_exports_to_the_avss_layout_with_the_sources_meta
     ds, clips, props, fmt = avss_proposals
     out = tmp_path / "out"
     source = props / "coco_instances.json" if fmt == "coco" else props
-    assert cli("export", source, "--to", "avsbench-avss", out) == 0
+    assert cli("export", source, "--to", "avsbench-avss", out) == 3  # the v1s train clip keeps one mask
     err = capsys.readouterr().err
     assert "masks and metadata only" in err and "frames 2-5 of train clips not written" in err
+    v1s = next(c for c in clips if c.subset == "v1s")
+    assert v1s.split == "train" and f"not written: {v1s.clip_id}: the mask(s) of frame(s) 2, 3, 4, 5" in err
     assert_loadable(out, "avss", media=False)
     root = out / "AVSS"
     # metadata.csv: the source's rows (vid, s_min, s_sec, a_obj, split, label; formats.md 2.2)

@@ -90,6 +90,7 @@ def _write_masks(masks, dataset, target: str, out: Path, args: argparse.Namespac
     t0 = time.perf_counter()
     failures: list[str] = []
     left_out = []
+    dropped: list[str] = []
     notes: list[str] = []
     with output_folder(out), progress_bar(f"export {target}", "mask", quiet=args.quiet) as prog:
         token = CancelToken()
@@ -110,11 +111,13 @@ def _write_masks(masks, dataset, target: str, out: Path, args: argparse.Namespac
             writer = logmel_pickle_writer() if layout in ("s4", "ms3") and dataset is not None else None
             s = ex.write_avsbench(out, masks, layout, dataset=dataset, log_mel_writer=writer, progress=prog,
                                   cancel=token)  # fmt: skip
-            failures, left_out, notes = s.failures, s.left_out, list(s.notes)
+            failures, left_out, notes, dropped = s.failures, s.left_out, list(s.notes), s.dropped
             written = out / FOLDER[Setting.parse(layout)]
             line = f"wrote {plural(s.clips, 'clip')} ({plural(s.masks, 'mask')}) as {layout.upper()} under {out}"
             if left_out:
                 line += f", {plural(len(left_out), 'clip')} left out"
+            if dropped:
+                line += f", {plural(len(dropped), 'train clip')} with masks the layout cannot hold"
             for note in s.notes:
                 print(f"note: {note}", file=sys.stderr)
         # Rows of the source refused when it was read are skipped items too (named, counted).
@@ -125,7 +128,8 @@ def _write_masks(masks, dataset, target: str, out: Path, args: argparse.Namespac
         notes += list(dataset.notes()) if dataset is not None else []
         report = write_export_report(written, source=str(args.src), target=target,
                                      counts={"clips": len(masks.clip_ids()), "masks": len(masks)},
-                                     notes=notes, skipped=failures, left_out=left_out)  # fmt: skip
+                                     notes=notes, skipped=failures, left_out=left_out,
+                                     dropped=dropped)  # fmt: skip
     for note in dataset.notes() if dataset is not None else ():
         print(f"note: {note}", file=sys.stderr)
     for failure in failures[:20]:
@@ -135,7 +139,9 @@ def _write_masks(masks, dataset, target: str, out: Path, args: argparse.Namespac
     bad = "".join(f", {c}" for c in counts)
     print(f"report: {report}")
     print(f"{line}{bad} in {time.perf_counter() - t0:.1f} s")
-    return EXIT_PARTIAL if failures or left_out else 0
+    for d in dropped[:20]:
+        print(f"not written: {d}", file=sys.stderr)
+    return EXIT_PARTIAL if failures or left_out or dropped else 0
 
 
 def _mask_options(p: argparse.ArgumentParser, settings: list[str]) -> None:

@@ -128,6 +128,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"open proposals: {clip_id}: {len(where)} on frame(s) {', '.join(map(str, frames))}", file=sys.stderr)
     for left in summary.left_out[: args.show]:
         print(f"left out: {left}", file=sys.stderr)
+    for d in summary.dropped[: args.show]:
+        print(f"not written: {d}", file=sys.stderr)
     print(f"report: {summary.report}")
     print(f"{summary.line()} in {time.perf_counter() - t0:.1f} s")
     # Something was not exported (clips the layout cannot hold, open proposals): say so.

@@ -20,6 +20,7 @@ from avs_studio.core.datasets.s4 import S4Writer
 from avs_studio.core.errors import AVSError, FormatError
 from avs_studio.core.export.layout import (
     LeftOut,
+    dropped_masks,
     frame_file_fits,
     left_out_note,
     output_folder,
@@ -44,6 +45,8 @@ class LayoutSummary:
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     left_out: list[LeftOut] = field(default_factory=list)
+    #: masks of the source the layout has no place for, named by clip and frame
+    dropped: list[str] = field(default_factory=list)
 
 
 def write_avsbench(
@@ -111,8 +114,11 @@ def write_avsbench(
                     clip_id, vid=str(meta.get("vid") or clip_id), subset=subset, split=split,
                     start=start, a_obj=str(meta.get("a_obj", "")), masks=clip_masks, **extra,
                 )  # fmt: skip
-            dropped = sum(1 for k in clip_masks if k) if required_masks(target, split, subset) == (0,) else 0
+            extra_frames = sorted(k for k in clip_masks if k) if required_masks(target, split, subset) == (0,) else []
+            dropped = len(extra_frames)
             counts["train_masks"] += dropped
+            if extra_frames:
+                summary.dropped.append(dropped_masks(clip_id, extra_frames, target))
             summary.clips += 1
             summary.masks += len(clip_masks) - dropped
             progress(i, len(plan), clip_id)

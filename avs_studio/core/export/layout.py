@@ -36,6 +36,13 @@ class LeftOut:
         return f"{self.clip_id}: {self.reason}"
 
 
+def dropped_masks(clip_id: str, frames: list[int], target: Setting) -> str:
+    """Name the masks of a clip that a layout has no place for (0-based ``frames``)."""
+    shown = ", ".join(str(k + 1) for k in frames)
+    return (f"{clip_id}: the mask(s) of frame(s) {shown} (the official {target.value.upper()} train layout "
+            "keeps the first frame's mask only)")
+
+
 def frames_of(target: Setting, subset: str = "") -> int:
     """Frames a clip of ``target`` (and AVSS ``subset``) holds."""
     return OBJECT_FRAMES if target.is_binary else AVSS_FRAMES.get(subset, OBJECT_FRAMES)

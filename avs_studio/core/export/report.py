@@ -9,7 +9,7 @@ names every item, so that nothing is dropped without a trace a script can read:
 - a COCO file gets ``<name>.report.json`` beside it.
 
 ``complete`` is False when anything the source held did not reach the output (skipped,
-left out, or open proposals not exported); the command's exit status says the same (3).
+left out, dropped by the layout, or open proposals not exported); the command's exit status says the same (3).
 """
 
 from __future__ import annotations
@@ -46,12 +46,14 @@ def write_export_report(
     left_out: Sequence[LeftOut] = (),
     open_proposals: Mapping[str, Sequence[tuple[int, int]]] | None = None,
     overlaps: OverlapTally | None = None,
+    dropped: Sequence[str] = (),
 ) -> Path:
     """Write the report of an export (atomically) and return its path.
 
     ``skipped`` are items of the source that could not be read or were refused,
     ``left_out`` clips the target cannot hold, ``open_proposals`` (clip -> (frame,
-    object)) proposals nobody accepted, ``overlaps`` the frames where objects share pixels.
+    object)) proposals nobody accepted, ``overlaps`` the frames where objects share pixels,
+    ``dropped`` masks the target layout has no place for (named by clip and frame).
     Frames are 1-based here, as the annotator shows them.
     """
     proposals = [
@@ -70,12 +72,13 @@ def write_export_report(
         "source": str(source),
         "target": target,
         "output": str(written),
-        "complete": not (skipped or left_out or proposals),
+        "complete": not (skipped or left_out or proposals or dropped),
         "counts": {k: int(v) for k, v in counts.items()}
         | {"skipped": len(skipped), "left_out": len(left_out), "open_proposals": len(proposals),
-           "overlap_frames": len(shared)},  # fmt: skip
+           "dropped": len(dropped), "overlap_frames": len(shared)},  # fmt: skip
         "skipped": [str(s) for s in skipped],
         "left_out": [{"clip": x.clip_id, "reason": x.reason} for x in left_out],
+        "dropped": [str(d) for d in dropped],
         "open_proposals": proposals,
         "overlaps": shared,
         "notes": [str(n) for n in notes],

@@ -36,6 +36,7 @@ from avs_studio.core.export import (
 )
 from avs_studio.core.export.layout import (
     LeftOut,
+    dropped_masks,
     frame_file_fits,
     left_out_note,
     output_folder,
@@ -153,6 +154,8 @@ class ExportSummary:
     left_out: list[LeftOut] = field(default_factory=list)
     #: clip id -> (frame, instance) of the proposals still open (not exported) in the chosen clips
     open_proposals: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    #: masks the layout has no place for (frames 2-5 of S4 / AVSS v1s train clips), named
+    dropped: list[str] = field(default_factory=list)
     #: the report file naming all of the above (see :mod:`avs_studio.core.export.report`)
     report: Path | None = None
 
@@ -162,13 +165,15 @@ class ExportSummary:
         left = f"; {plural(len(self.left_out), 'clip')} left out" if self.left_out else ""
         if self.open_proposals:
             left += f"; {plural(len(self.open_proposals), 'clip')} with open proposals not exported"
+        if self.dropped:
+            left += f"; {plural(len(self.dropped), 'train clip')} with masks the layout cannot hold"
         return (f"exported {plural(self.clips, 'clip')} ({plural(self.masks, 'mask')}{extra}) as {self.target} "
                 f"to {self.out}{left}")  # fmt: skip
 
     @property
     def complete(self) -> bool:
         """False when something the user drew or was proposed did not make it into the export."""
-        return not (self.left_out or self.open_proposals)
+        return not (self.left_out or self.open_proposals or self.dropped)
 
 
 def open_proposals(project: Project, clip_ids: list[str]) -> dict[str, list[tuple[int, int]]]:
@@ -248,7 +253,7 @@ def export_project(project: Project, out: str | os.PathLike[str], to: str, *, st
         written, source=str(project.path), target=to,
         counts={"clips": summary.clips, "masks": summary.masks, "annotations": summary.annotations},
         notes=summary.notes, left_out=summary.left_out, open_proposals=summary.open_proposals,
-        overlaps=overlaps,
+        overlaps=overlaps, dropped=summary.dropped,
     )  # fmt: skip
     return summary
 
@@ -300,6 +305,9 @@ def _write_layout(project: Project, out: Path, target: Setting, records: list[Cl
                 keep = required_masks(target, split, subset)
                 kept = [k for k in rec.annotated if k in keep]
                 counts["train_masks"] += len(rec.annotated) - len(kept)
+                if len(kept) < len(rec.annotated):
+                    summary.dropped.append(
+                        dropped_masks(rec.clip_id, sorted(k for k in rec.annotated if k not in keep), target))
                 clip_masks = {k: _layout_mask(project, rec, k, target, include_proposals, overlaps, counts)
                               for k in kept}  # fmt: skip
                 extra = _clip_media(project, rec, target, counts) if media else {}
