@@ -147,3 +147,38 @@ def test_dataset_frames_are_what_the_official_preprocessing_takes_from_the_video
     # AAC is lossy, but the two soundtracks are the same sound
     a, b = stored.mean(axis=1), wav.mean(axis=1) / 32768.0
     assert np.corrcoef(a, b)[0, 1] > 0.95
+
+
+def test_avss_demo_rows_follow_the_official_metadata_rules(demo_root):
+    """formats.md 2.2: v1m rows have uid == vid and s_min = s_sec = 0; v1s/v2 uids carry the
+    start, and s_min * 60 + s_sec is that start; the checker finds nothing to say."""
+    import csv
+
+    from avs_studio.core.datasets.check import check_dataset
+
+    root = demo_root("avss", 8, 0)
+    rows = list(csv.DictReader((root / "metadata.csv").read_text().splitlines()))
+    assert {r["label"] for r in rows} >= {"v1s", "v1m", "v2"}
+    for r in rows:
+        start = int(r["s_min"]) * 60 + int(r["s_sec"])
+        if r["label"] == "v1m":
+            assert r["uid"] == r["vid"] and (r["s_min"], r["s_sec"]) == ("0", "0"), r
+        else:
+            assert r["uid"] == f"{r['vid']}_{start * 1000}_{(start + (5 if r['label'] == 'v1s' else 10)) * 1000}", r
+    assert check_dataset(root).ok, [str(f) for f in check_dataset(root).findings][:5]
+
+
+def test_the_checker_takes_s_sec_60_as_the_official_file_has_it(demo_root, tmp_path):
+    import shutil
+
+    from avs_studio.core.datasets.check import check_dataset
+
+    root = shutil.copytree(demo_root("avss", 8, 0), tmp_path / "avss")
+    lines = (root / "metadata.csv").read_text().split("\n")
+    fields = lines[1].split(",")
+    fields[3] = "60"  # puugfzdXYz4_120000_130000 has s_min 1, s_sec 60 (formats.md 2.2)
+    (root / "metadata.csv").write_text("\n".join([lines[0], ",".join(fields), *lines[2:]]))
+    assert not [f for f in check_dataset(root).findings if "s_sec" in str(f)]
+    fields[3] = "61"
+    (root / "metadata.csv").write_text("\n".join([lines[0], ",".join(fields), *lines[2:]]))
+    assert [f for f in check_dataset(root).findings if "s_sec" in str(f)]

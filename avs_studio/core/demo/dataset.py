@@ -114,6 +114,7 @@ def plan_clips(setting: Setting | str, n: int, seed: int) -> list[DemoClipPlan]:
         if subset == "v1m":
             clip_id = f"{vid}_{int(rng.integers(1, 40))}"
             vid = clip_id
+            start = 0  # formats.md: v1m rows have s_min = s_sec = 0 (drawn above all the same: same stream)
         elif setting is Setting.AVSS:
             clip_id = f"{vid}_{start * 1000}_{(start + seconds) * 1000}"
         else:
