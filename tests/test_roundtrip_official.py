@@ -220,6 +220,19 @@ def test_segments_of_a_long_recording_export_videos_whose_official_frames_are_th
     if target == "s4":
         # the official script reads `start` to count the seconds of the (trimmed) clip: 0..6
         assert {r["start"] for r in csv_rows(root / "s4_meta_data.csv")} == {"0"}
+    # added back to a project, each clip says which longer video it was cut from, and where
+    with Project.create(tmp_path / "again.avsproj", target) as again:
+        again.add([root])
+        notes = {r.clip_id: r.comment for r in again.clips()}
+    for clip_id, seg in manifest["segments"].items():
+        assert notes[clip_id] == f"cut from {seg['source_video']} at {seg['source_start']:g} s (from " \
+                                 "avs_studio_manifest.json of the export)"
+    # a damaged manifest loses only that: the clips are added, and the add says so
+    (root / "avs_studio_manifest.json").write_text('{"format": "avs-studio-export", "segments": {"x": 1}}')
+    with Project.create(tmp_path / "third.avsproj", target) as third:
+        report = third.add([root])
+        assert len(third.clips()) == len(manifest["segments"]) and not any(r.comment for r in third.clips())
+    assert any("avs_studio_manifest.json" in n and "not known" in n for n in report.notes)
 
 
 # --------------------------------------------------------------------------- propose output

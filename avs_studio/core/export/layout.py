@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avs_studio.core.clip import MODEL_SIZE
+from avs_studio.core.errors import FormatError
+from avs_studio.core.fsutil import read_user_json
 from avs_studio.core.setting import Setting
+
+#: Beside an AVSBench export (in its official folder): where clips cut from longer videos come from.
+SEGMENT_MANIFEST = "avs_studio_manifest.json"
 
 #: Frames per clip of each AVSS subset (formats.md §2.8).
 AVSS_FRAMES = {"v1s": 5, "v1m": 5, "v2": 10}
@@ -122,3 +127,36 @@ def frame_file_fits(path: Path, target: Setting) -> bool:
     if target.is_binary:
         return fmt == "PNG" and mode == "RGB" and size == MODEL_SIZE
     return fmt == "JPEG" and mode in ("RGB", "L")
+
+
+def read_segment_manifest(root: str | os.PathLike[str]) -> tuple[dict[str, dict], str | None]:
+    """The clips an AVS Studio export cut from longer videos, read from its manifest in the
+    official folder ``root``: clip id -> ``{"source_video", "source_start", "seconds", "vid"}``.
+
+    Returns ``({}, None)`` when there is no manifest, and ``({}, problem)`` when there is one
+    that cannot be read (the caller names it: the clips are fine, only their origins are lost).
+    """
+    path = Path(root) / SEGMENT_MANIFEST
+    if not path.exists():
+        return {}, None
+    try:
+        doc = read_user_json(path, FormatError, SEGMENT_MANIFEST)
+    except FormatError as exc:
+        return {}, f"{exc}; where its clips were cut from is not known"
+    segments = doc.get("segments") if isinstance(doc, dict) and doc.get("format") == "avs-studio-export" else None
+    if not isinstance(segments, dict):
+        return {}, f"{path}: not an AVS Studio export manifest; where its clips were cut from is not known"
+    out = {}
+    for clip_id, seg in segments.items():
+        try:
+            out[str(clip_id)] = {"source_video": str(seg["source_video"]), "source_start": float(seg["source_start"]),
+                                 "seconds": int(seg.get("seconds", 0)), "vid": str(seg.get("vid", ""))}  # fmt: skip
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return {}, f"{path}: damaged entry for {str(clip_id)[:60]!r}; where its clips were cut from is not known"
+    return out, None
+
+
+def segment_note(origin: dict) -> str:
+    """The note a clip re-added from an export gets about the longer video it was cut from."""
+    return (f"cut from {origin['source_video']} at {origin['source_start']:g} s "
+            f"(from {SEGMENT_MANIFEST} of the export)")

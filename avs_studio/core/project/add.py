@@ -20,6 +20,7 @@ import numpy as np
 
 from avs_studio.core.datasets.common import SPLITS
 from avs_studio.core.errors import DatasetError, MediaError
+from avs_studio.core.export.layout import segment_note
 from avs_studio.core.fsutil import read_user_text
 from avs_studio.core.jobs import BatchReport, CancelToken, Progress, no_progress, run_batch
 from avs_studio.core.project.errors import ProjectError
@@ -296,8 +297,13 @@ def read_list_file(path: Path) -> list[ListEntry]:
 
 
 def dataset_clip(project: Project, dataset: Dataset, clip: DatasetClip, *, with_masks: bool = True,
-                 status: str | None = None) -> tuple[NewClip, list[tuple[int, int, int, np.ndarray]]]:  # fmt: skip
-    """Describe a dataset clip and its ground-truth objects (no insert)."""
+                 status: str | None = None, origin: dict | None = None,
+                 ) -> tuple[NewClip, list[tuple[int, int, int, np.ndarray]]]:  # fmt: skip
+    """Describe a dataset clip and its ground-truth objects (no insert).
+
+    ``origin`` (from an export's segment manifest) names the longer video the clip was cut
+    from: it goes into the clip's comment.
+    """
     from PIL import Image
 
     from avs_studio.core.masks.resize import resize_nearest
@@ -342,6 +348,7 @@ def dataset_clip(project: Project, dataset: Dataset, clip: DatasetClip, *, with_
         width=width, height=height, split=clip.split, category=clip.category, subset=clip.subset,
         vid=str(clip.meta.get("vid", "")), a_obj=str(clip.meta.get("a_obj", "")),
         status=status or ("done" if has_gt else "new"),
+        comment=segment_note(origin) if origin else "",
     )  # fmt: skip
     return new, objects
 

@@ -35,6 +35,7 @@ from avs_studio.core.export import (
     write_png_masks,
 )
 from avs_studio.core.export.layout import (
+    SEGMENT_MANIFEST,
     LeftOut,
     dropped_masks,
     frame_file_fits,
@@ -189,8 +190,7 @@ def open_proposals(project: Project, clip_ids: list[str]) -> dict[str, list[tupl
     return out
 
 
-#: Beside an AVSBench export: where clips cut from longer videos come from.
-MANIFEST = "avs_studio_manifest.json"
+MANIFEST = SEGMENT_MANIFEST  # beside an AVSBench export: where clips cut from longer videos come from
 
 
 def export_project(project: Project, out: str | os.PathLike[str], to: str, *, status: str | None = None,

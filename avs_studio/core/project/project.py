@@ -37,6 +37,7 @@ import numpy as np
 from avs_studio.core.datasets.common import Dataset
 from avs_studio.core.errors import MediaError
 from avs_studio.core.export.compose import Composition, Layer, compose_objects
+from avs_studio.core.export.layout import read_segment_manifest
 from avs_studio.core.jobs import CancelToken, ItemFailure, Progress, no_progress
 from avs_studio.core.masks.rle import HOLES_LOSE
 from avs_studio.core.project import rle
@@ -338,8 +339,11 @@ class Project:
         if status is not None:
             status = parse_status(status)
 
+        origins, problem = read_segment_manifest(ds.root)  # clips an export cut from longer videos
+
         def add(clip) -> ClipRecord:
-            spec, objects = dataset_clip(self, ds, clip, with_masks=with_masks, status=status)
+            spec, objects = dataset_clip(self, ds, clip, with_masks=with_masks, status=status,
+                                         origin=origins.get(clip.clip_id))  # fmt: skip
             return insert_clip(self, spec, objects)
 
         clips = ds.clips(split)
@@ -350,6 +354,8 @@ class Project:
         # Rows of the dataset's metadata that were refused are clips not added: failures.
         report.failures[:0] = [ItemFailure(p.where, p.message) for p in ds.skipped_rows]
         report.notes.extend(ds.notes())
+        if problem:
+            report.notes.append(problem)
         return report
 
     def add(self, sources: list[str | os.PathLike[str]], *, start: float = 0.0, seconds: int | None = None,
