@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # propose's throughput on many clips with N decoding workers feeding the model (meant for a
-# GPU machine: is decoding the bottleneck?). Clips: S4 demo videos generated in parallel.
+# GPU machine: is decoding the bottleneck?), then the same job on Ray. Clips: S4 demo videos
+# generated in parallel.
 #
 #   bash bench/gpu_propose_scale.sh [OUTDIR] [GROUPS] [CLIPS_PER_GROUP] [DEVICE]
 set -u
@@ -23,4 +24,10 @@ for w in 0 2 4 8 12; do
   python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["timings_s"]; print("    " + "  ".join(f"{k} {v:.1f}" for k, v in t.items()))' \
     "$d/p$w/report.json" | tee -a "$out/propose_scale.log"
 done
+# The same job on Ray (a local runtime sized to this machine): its start-up is in the total
+printf 'ray (local runtime): ' | tee -a "$out/propose_scale.log"
+python3 -m avs_studio.cli.parser -q propose "$d/list.txt" --setting s4 --out "$d/pray" --ray \
+  --batch-clips 4 --device "$device" 2>&1 | tail -1 | tee -a "$out/propose_scale.log"
+python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["timings_s"]; print("    " + "  ".join(f"{k} {v:.1f}" for k, v in t.items()))' \
+  "$d/pray/report.json" | tee -a "$out/propose_scale.log"
 rm -rf "$d"
