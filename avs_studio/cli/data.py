@@ -125,12 +125,13 @@ def _write_masks(masks, dataset, target: str, out: Path, args: argparse.Namespac
         if masks.skipped:
             counts.append(f"{len(masks.skipped)} refused row(s) of the source skipped")
         failures = [*masks.skipped, *failures]
-        notes += list(dataset.notes()) if dataset is not None else []
+        source_notes = list(dataset.notes()) if dataset is not None else []
+        notes += source_notes
         report = write_export_report(written, source=str(args.src), target=target,
                                      counts={"clips": len(masks.clip_ids()), "masks": len(masks)},
                                      notes=notes, skipped=failures, left_out=left_out,
                                      dropped=dropped)  # fmt: skip
-    for note in dataset.notes() if dataset is not None else ():
+    for note in source_notes:
         print(f"note: {note}", file=sys.stderr)
     for failure in failures[:20]:
         print(f"skipped: {failure}", file=sys.stderr)

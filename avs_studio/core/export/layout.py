@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avs_studio.core.clip import MODEL_SIZE
+from avs_studio.core.datasets.avss import SUBSETS
 from avs_studio.core.errors import FormatError
 from avs_studio.core.fsutil import read_user_json
 from avs_studio.core.setting import Setting
@@ -25,8 +26,8 @@ from avs_studio.core.setting import Setting
 #: Beside an AVSBench export (in its official folder): where clips cut from longer videos come from.
 SEGMENT_MANIFEST = "avs_studio_manifest.json"
 
-#: Frames per clip of each AVSS subset (formats.md §2.8).
-AVSS_FRAMES = {"v1s": 5, "v1m": 5, "v2": 10}
+#: Frames per clip of each AVSS subset (formats.md §2.8): the reader's own table.
+AVSS_FRAMES = SUBSETS
 OBJECT_FRAMES = 5
 
 

@@ -34,6 +34,7 @@ from avs_studio.core.export import (
     write_coco,
     write_png_masks,
 )
+from avs_studio.core.export.avsbench import FOLDER
 from avs_studio.core.export.layout import (
     SEGMENT_MANIFEST,
     LeftOut,
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
     from avs_studio.core.project.project import Project
 
 TARGETS = ("coco", "png", "avsbench-s4", "avsbench-ms3", "avsbench-avss")
-_FOLDER = {Setting.S4: "Single-source", Setting.MS3: "Multi-sources", Setting.AVSS: "AVSS"}
 
 
 def official_frame_name(setting: Setting, rec: ClipRecord, k: int) -> str:
@@ -248,7 +248,7 @@ def export_project(project: Project, out: str | os.PathLike[str], to: str, *, st
     if to == "coco":
         written = summary.out
     else:
-        written = out if to == "png" else out / _FOLDER[Setting.parse(to.split("-", 1)[1])]
+        written = out if to == "png" else out / FOLDER[Setting.parse(to.split("-", 1)[1])]
     summary.report = write_export_report(
         written, source=str(project.path), target=to,
         counts={"clips": summary.clips, "masks": summary.masks, "annotations": summary.annotations},
@@ -286,7 +286,7 @@ def _write_layout(project: Project, out: Path, target: Setting, records: list[Cl
     from avs_studio.core.datasets.ms3 import MS3Writer
     from avs_studio.core.datasets.s4 import S4Writer
 
-    dest = out / _FOLDER[target]
+    dest = out / FOLDER[target]
     if dest.exists():
         raise FormatError(f"{dest} already exists; choose a new folder")
     plan = _layout_plan(project, target, records, summary)
