@@ -118,20 +118,17 @@ def _write_masks(masks, dataset, target: str, out: Path, args: argparse.Namespac
                 line += f", {plural(len(left_out), 'clip')} left out"
             if dropped:
                 line += f", {plural(len(dropped), 'train clip')} with masks the layout cannot hold"
-            for note in s.notes:
-                print(f"note: {note}", file=sys.stderr)
         # Rows of the source refused when it was read are skipped items too (named, counted).
         counts = [f"{len(failures)} unreadable mask(s) skipped"] if failures else []
         if masks.skipped:
             counts.append(f"{len(masks.skipped)} refused row(s) of the source skipped")
         failures = [*masks.skipped, *failures]
-        source_notes = list(dataset.notes()) if dataset is not None else []
-        notes += source_notes
+        notes += list(dataset.notes()) if dataset is not None else []
         report = write_export_report(written, source=str(args.src), target=target,
                                      counts={"clips": len(masks.clip_ids()), "masks": len(masks)},
                                      notes=notes, skipped=failures, left_out=left_out,
                                      dropped=dropped)  # fmt: skip
-    for note in source_notes:
+    for note in notes:  # the writer's, then the source's: as in the report
         print(f"note: {note}", file=sys.stderr)
     for failure in failures[:20]:
         print(f"skipped: {failure}", file=sys.stderr)
